@@ -1,0 +1,38 @@
+# Two entry points, both usable on a fresh machine:  make demo  |  make test
+VENV ?= .venv
+# Second environment: the PYNQ board's line (Python 3.10 where available, numpy < 2).
+VENV_NP1 ?= .venv-np1
+PYTHON ?= python3
+PYTHON_NP1 ?= $(firstword $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10; do \
+  $$p -c '' 2>/dev/null && echo $$p; done) $(PYTHON))
+PY := $(VENV)/bin/python
+NATIVE := $(wildcard native/*.c native/*.h native/*.py)
+
+.PHONY: demo test test-main test-np1 bench clean
+
+$(VENV)/.installed: pyproject.toml setup.py $(NATIVE)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(VENV_NP1)/.installed: pyproject.toml setup.py $(NATIVE)
+	$(PYTHON_NP1) -m venv $(VENV_NP1)
+	$(VENV_NP1)/bin/python -m pip install -q --upgrade pip
+	$(VENV_NP1)/bin/python -m pip install -q 'numpy==1.26.4' '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/lutrun bench engine
+
+test: test-main test-np1
+
+test-main: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+# Installed (not editable) so that it uses its own build of the extension.
+test-np1: $(VENV_NP1)/.installed
+	cd tests && ../$(VENV_NP1)/bin/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml -m "not slow" .
+
+clean:
+	rm -rf $(VENV) $(VENV_NP1) build runtime/lutrun/_native*.so runtime/lutrun/_native.c

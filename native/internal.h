@@ -1,0 +1,38 @@
+/* Definitions shared by the native sources, not part of the ABI. */
+#ifndef LUTRUN_INTERNAL_H
+#define LUTRUN_INTERNAL_H
+#include "lutrun.h"
+
+#define LR_MAX_FAN_IN 6
+#define LR_TILE_WORDS 8 /* words per wide vector: 512 samples */
+
+/* Every LUT is stored as a 6-input LUT: unused inputs repeat input 0 and the
+ * table is replicated over them, so the result cannot depend on them. */
+struct lr_net {
+    int32_t n_inputs;
+    int32_t n_layers;
+    int32_t max_width;
+    int32_t *width;    /* [n_layers] */
+    int32_t *fan_in;   /* [n_layers] */
+    int64_t *offset;   /* [n_layers] first LUT of each layer */
+    int32_t *inputs;   /* [total LUTs x 6] */
+    uint64_t *tables;  /* [total LUTs], expanded to 64 bits */
+};
+
+struct lr_modulator {
+    int32_t method, frames, lo, hi, n_pixels, pattern_words;
+    uint32_t seed;
+    uint64_t *patterns; /* [256 x pattern_words] when the bits depend on the value only */
+};
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
+#define LR_X86_GCC 1
+/* popcnt is not in the x86-64 baseline: let the loader pick a clone. */
+#define LR_POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
+#else
+#define LR_POPCNT_CLONES
+#endif
+
+static inline int lr_ceil_div(int64_t a, int64_t b) { return (int)((a + b - 1) / b); }
+
+#endif

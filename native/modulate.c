@@ -1,0 +1,158 @@
+/* Binary oversampling: each uint8 pixel becomes F bits, written straight into
+ * the bit-sliced rows the LUT kernel reads (sample = frame * F + subframe).
+ * The bit rules are documented in docs/modulation.md and mirrored bit for bit
+ * by lutrun.modulate (numpy) and the RTL modulator. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+/* lowbias32 (C. Wellons): a 32-bit integer hash that RTL can also compute. */
+static inline uint32_t lr_mix32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+
+/* Sub-frame f of a pixel at offset a = clip(v, lo, hi) - lo, d = hi - lo. */
+static int lr_thermometer_bit(int64_t a, int64_t d, int64_t f, int64_t frames)
+{
+    return (2 * f + 1) * d < 2 * frames * a;
+}
+
+void lr_modulator_free(lr_modulator *mod)
+{
+    if (mod) {
+        free(mod->patterns);
+        free(mod);
+    }
+}
+
+/* For the deterministic methods the F bits depend on the pixel value only:
+ * precompute them for all 256 values. */
+static void lr_fill_patterns(lr_modulator *m)
+{
+    const int64_t d = m->hi - m->lo;
+    for (int v = 0; v < 256; v++) {
+        uint64_t *pat = m->patterns + (int64_t)v * m->pattern_words;
+        const int64_t a = (v < m->lo ? m->lo : v > m->hi ? m->hi : v) - m->lo;
+        int64_t err = 0;
+        for (int64_t f = 0; f < m->frames; f++) {
+            int bit;
+            if (m->method == LR_MOD_THERMOMETER) {
+                bit = lr_thermometer_bit(a, d, f, m->frames);
+            } else { /* sigma-delta, in units of 1 / (2d) */
+                const int64_t s = err + 2 * a;
+                bit = s >= d;
+                err = s - 2 * d * bit;
+            }
+            pat[f >> 6] |= (uint64_t)bit << (f & 63);
+        }
+    }
+}
+
+int lr_modulator_new(int32_t method, int32_t frames, uint32_t seed, int32_t lo,
+                     int32_t hi, int32_t n_pixels, lr_modulator **out)
+{
+    if (!out || method < LR_MOD_THERMOMETER || method > LR_MOD_SIGMA_DELTA || frames < 1 ||
+        lo < 0 || hi > 255 || lo >= hi || n_pixels < 1)
+        return LR_EINVAL;
+    *out = NULL;
+    lr_modulator *m = calloc(1, sizeof *m);
+    if (!m)
+        return LR_ENOMEM;
+    m->method = method;
+    m->frames = frames;
+    m->seed = seed;
+    m->lo = lo;
+    m->hi = hi;
+    m->n_pixels = n_pixels;
+    m->pattern_words = lr_ceil_div(frames, 64);
+    if (method != LR_MOD_STOCHASTIC) {
+        m->patterns = calloc((size_t)256 * m->pattern_words, sizeof(uint64_t));
+        if (!m->patterns) {
+            free(m);
+            return LR_ENOMEM;
+        }
+        lr_fill_patterns(m);
+    }
+    *out = m;
+    return LR_OK;
+}
+
+/* Appends runs of bits to one packed row, a word at a time. */
+typedef struct {
+    uint64_t *row, acc;
+    int64_t word;
+    int bit;
+} lr_writer;
+
+static inline void lr_append(lr_writer *w, uint64_t v, int n)
+{
+    w->acc |= v << w->bit;
+    if (w->bit + n >= 64) {
+        w->row[w->word++] = w->acc;
+        w->acc = w->bit ? v >> (64 - w->bit) : 0;
+        w->bit = w->bit + n - 64;
+    } else {
+        w->bit += n;
+    }
+}
+
+static void lr_modulate_patterns(const lr_modulator *m, const uint8_t *pixels,
+                                 int64_t n_frames, uint64_t *out, int64_t stride)
+{
+    const int tail = m->frames - 64 * (m->pattern_words - 1);
+    for (int32_t p = 0; p < m->n_pixels; p++) {
+        lr_writer w = {out + (int64_t)p * stride, 0, 0, 0};
+        for (int64_t i = 0; i < n_frames; i++) {
+            const uint64_t *pat = m->patterns + (int64_t)pixels[i * m->n_pixels + p] * m->pattern_words;
+            for (int k = 0; k < m->pattern_words - 1; k++)
+                lr_append(&w, pat[k], 64);
+            lr_append(&w, pat[m->pattern_words - 1], tail);
+        }
+        if (w.bit)
+            w.row[w.word] = w.acc;
+    }
+}
+
+static void lr_modulate_stochastic(const lr_modulator *m, const uint8_t *pixels,
+                                   int64_t n_frames, uint32_t frame0, uint64_t *out,
+                                   int64_t stride)
+{
+    const int64_t d = m->hi - m->lo, words = lr_ceil_div(n_frames * m->frames, 64);
+    for (int32_t p = 0; p < m->n_pixels; p++)
+        memset(out + (int64_t)p * stride, 0, sizeof(uint64_t) * (size_t)words);
+    for (int64_t i = 0; i < n_frames; i++) {
+        const uint32_t hf = lr_mix32(m->seed ^ (uint32_t)(frame0 + (uint32_t)i));
+        const uint8_t *frame = pixels + i * m->n_pixels;
+        for (int64_t f = 0; f < m->frames; f++) {
+            const uint32_t hs = lr_mix32(hf ^ (uint32_t)f);
+            const int64_t s = i * m->frames + f;
+            uint64_t *word = out + (s >> 6);
+            const uint64_t bit = 1ULL << (s & 63);
+            for (int32_t p = 0; p < m->n_pixels; p++) {
+                const int v = frame[p];
+                const uint64_t a = (uint64_t)((v < m->lo ? m->lo : v > m->hi ? m->hi : v) - m->lo);
+                const uint64_t t = lr_mix32(hs ^ (uint32_t)p) >> 8;
+                if ((a << 24) > t * (uint64_t)d)
+                    word[(int64_t)p * stride] |= bit;
+            }
+        }
+    }
+}
+
+int lr_modulate(const lr_modulator *mod, const uint8_t *pixels, int64_t n_frames,
+                uint32_t frame0, uint64_t *out, int64_t stride)
+{
+    if (!mod || !pixels || !out || n_frames < 0 || stride * 64 < n_frames * mod->frames)
+        return LR_EINVAL;
+    if (mod->method == LR_MOD_STOCHASTIC)
+        lr_modulate_stochastic(mod, pixels, n_frames, frame0, out, stride);
+    else
+        lr_modulate_patterns(mod, pixels, n_frames, out, stride);
+    return LR_OK;
+}

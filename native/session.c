@@ -1,0 +1,83 @@
+/* The fused call: modulate -> evaluate -> vote over chunks of frames, with
+ * every buffer allocated once per session. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+#define LR_CHUNK_WORDS 32 /* 2048 samples per chunk: the rows stay in L2 */
+
+struct lr_session {
+    const lr_net *net;
+    const lr_modulator *mod;
+    int32_t *classes;
+    int32_t n_classes, n_out;
+    int64_t stride, chunk_frames;
+    uint64_t *in, *out, *scratch;
+};
+
+void lr_session_free(lr_session *s)
+{
+    if (!s)
+        return;
+    free(s->classes);
+    free(s->in);
+    free(s->out);
+    free(s->scratch);
+    free(s);
+}
+
+int lr_session_new(const lr_net *net, const lr_modulator *mod, const int32_t *classes,
+                   int32_t n_classes, lr_session **out)
+{
+    if (!out || !net || !mod || !classes || n_classes < 1 || mod->n_pixels != net->n_inputs)
+        return LR_EINVAL;
+    *out = NULL;
+    const int32_t n_out = net->width[net->n_layers - 1];
+    for (int32_t o = 0; o < n_out; o++)
+        if (classes[o] < -1 || classes[o] >= n_classes)
+            return LR_EINVAL;
+    lr_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return LR_ENOMEM;
+    s->net = net;
+    s->mod = mod;
+    s->n_classes = n_classes;
+    s->n_out = n_out;
+    s->stride = LR_CHUNK_WORDS;
+    if (s->stride < mod->pattern_words)
+        s->stride = mod->pattern_words;
+    s->chunk_frames = s->stride * 64 / mod->frames;
+    s->classes = malloc(sizeof(int32_t) * n_out);
+    s->in = calloc((size_t)s->stride * net->n_inputs, sizeof(uint64_t));
+    s->out = calloc((size_t)s->stride * n_out, sizeof(uint64_t));
+    s->scratch = malloc(sizeof(uint64_t) * lr_net_scratch_words(net));
+    if (!s->classes || !s->in || !s->out || !s->scratch) {
+        lr_session_free(s);
+        return LR_ENOMEM;
+    }
+    memcpy(s->classes, classes, sizeof(int32_t) * n_out);
+    *out = s;
+    return LR_OK;
+}
+
+int lr_classify(lr_session *s, const uint8_t *frames, int64_t n_frames, uint32_t frame0,
+                int32_t *scores)
+{
+    if (!s || !frames || !scores || n_frames < 0)
+        return LR_EINVAL;
+    const int32_t n_pixels = s->mod->n_pixels, F = s->mod->frames;
+    for (int64_t i0 = 0; i0 < n_frames; i0 += s->chunk_frames) {
+        const int64_t n = n_frames - i0 < s->chunk_frames ? n_frames - i0 : s->chunk_frames;
+        const int64_t words = lr_ceil_div(n * F, 64);
+        int rc = lr_modulate(s->mod, frames + i0 * n_pixels, n, frame0 + (uint32_t)i0, s->in,
+                             s->stride);
+        if (rc == LR_OK)
+            rc = lr_eval(s->net, s->in, s->out, s->stride, 0, words, s->scratch);
+        if (rc == LR_OK)
+            rc = lr_votes(s->out, s->stride, s->n_out, s->classes, s->n_classes, F, n,
+                          scores + i0 * s->n_classes);
+        if (rc != LR_OK)
+            return rc;
+    }
+    return LR_OK;
+}

@@ -1,0 +1,44 @@
+"""``lutrun bench engine``: LUT-samples per second of the C engine beside the numpy reference."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from lutrun.bench.timing import median_seconds
+from lutrun.engines import create_engine
+from lutrun.model import Model
+
+
+def bench_engine(model: Model, samples: int = 1 << 16, repeats: int = 7, numpy_samples: int = 1024,
+                 threads: int | None = None) -> dict[str, Any]:
+    """Time ``run_packed`` on random packed inputs (one core, then all cores) and the numpy reference."""
+    rng = np.random.default_rng(0)
+    words = (samples + 63) // 64
+    samples = words * 64
+    packed = rng.integers(0, 2**64, (model.n_inputs, words), dtype=np.uint64)
+    threads = threads or os.cpu_count() or 1
+    with create_engine("cpu", model) as one:
+        out = np.empty((model.n_outputs, words), np.uint64)
+        t_one = median_seconds(lambda: one.run_packed(packed, out), repeats)
+        simd = one.describe()["simd"]
+    with create_engine("cpu", model, threads=threads) as many:
+        t_all = median_seconds(lambda: many.run_packed(packed, out), repeats)
+    bits = rng.integers(0, 2, (numpy_samples, model.n_inputs), dtype=np.uint8)
+    reference = create_engine("numpy", model)
+    t_ref = median_seconds(lambda: reference.run_bits(bits), 3)
+    luts = model.n_luts
+    return {
+        "benchmark": "engine",
+        "model": model.summary(),
+        "simd": simd,
+        "samples": samples,
+        "threads_all_cores": threads,
+        "lut_samples_per_s": luts * samples / t_one,
+        "lut_samples_per_s_all_cores": luts * samples / t_all,
+        "samples_per_s": samples / t_one,
+        "ns_per_lut_vector": t_one / (luts * samples / 512) * 1e9,
+        "numpy_lut_samples_per_s": luts * numpy_samples / t_ref,
+        "speedup_vs_numpy": (luts * samples / t_one) / (luts * numpy_samples / t_ref),
+    }

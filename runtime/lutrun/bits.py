@@ -1,0 +1,29 @@
+"""The bit-sliced ("packed") layout, in numpy: the twin of native/pack.c.
+
+Packed rows are feature-major: ``packed[j, s // 64] >> (s % 64) & 1`` is
+feature ``j`` of sample ``s``.  For frames, sample ``s = frame * F + subframe``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def words_for(n_samples: int) -> int:
+    """uint64 words needed for ``n_samples`` samples."""
+    return (n_samples + 63) // 64
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """0/1 array [samples, features] -> uint64 rows [features, words]."""
+    n_samples, n_features = bits.shape
+    padded = np.zeros((words_for(n_samples) * 64, n_features), np.uint8)
+    padded[:n_samples] = bits
+    as_bytes = np.packbits(padded, axis=0, bitorder="little")  # [words*8, features]
+    return np.ascontiguousarray(as_bytes.T).view("<u8").astype(np.uint64)
+
+
+def unpack_bits(packed: np.ndarray, n_samples: int) -> np.ndarray:
+    """uint64 rows [features, words] -> 0/1 uint8 [samples, features]."""
+    as_bytes = np.ascontiguousarray(packed.astype("<u8")).view(np.uint8)  # [features, words*8]
+    bits = np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :n_samples]
+    return np.ascontiguousarray(bits.T)

@@ -1,0 +1,73 @@
+"""The one engine interface: numpy reference, C, and later FPGA and simulator.
+
+An engine answers two questions about its model, both with bit-exact results:
+``run_bits`` (binary sub-frame samples -> output bits, the LUT network alone)
+and ``classify`` (uint8 frames -> class scores: modulate, evaluate, vote),
+which is what a pipeline calls and what an FPGA overlay computes in fabric.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from lutrun.errors import InputShapeError
+from lutrun.model import Model, Modulation
+
+
+class Engine(ABC):
+    name: str = "abstract"
+
+    def __init__(self, model: Model, modulation: Modulation | None = None) -> None:
+        self.model = model
+        self.modulation = modulation or model.modulation
+
+    @abstractmethod
+    def run_bits(self, bits: np.ndarray) -> np.ndarray:
+        """0/1 uint8 samples [S, n_inputs] -> 0/1 uint8 outputs [S, n_outputs]."""
+
+    @abstractmethod
+    def _classify(self, frames: np.ndarray, frame0: int) -> np.ndarray:
+        """Validated uint8 frames [B, n_inputs] -> int32 scores [B, n_classes]."""
+
+    def classify(self, frames: np.ndarray, frame0: int = 0) -> np.ndarray:
+        """uint8 frames [B, H, W, C] (C may be dropped when 1, B when one frame) -> int32 scores [B, classes].
+
+        ``frame0`` is the stream position of the first frame; only the stochastic
+        modulator depends on it.
+        """
+        return self._classify(self.frames_as_rows(frames), int(frame0) % 2**32)
+
+    def frames_as_rows(self, frames: np.ndarray) -> np.ndarray:
+        """Check frames against the model's input geometry; return C-contiguous uint8 [B, n_inputs]."""
+        frames = np.asarray(frames)
+        h, w, c = self.model.input_shape
+        if frames.dtype != np.uint8:
+            raise InputShapeError(f"frames must be uint8, got {frames.dtype}")
+        shapes = {(h, w, c): 3, (h, w): 2} if c == 1 else {(h, w, c): 3}
+        trailing = next((n for shape, n in shapes.items() if frames.shape[-n:] == shape and frames.ndim in (n, n + 1)), None)
+        if trailing is None:
+            raise InputShapeError(f"frames of shape {frames.shape} do not match the model's input {h}x{w}x{c} "
+                                  "(expected [B, H, W, C] or [H, W, C])")
+        return np.ascontiguousarray(frames.reshape(-1, h * w * c))
+
+    def check_bits(self, bits: np.ndarray) -> np.ndarray:
+        bits = np.asarray(bits)
+        if bits.ndim != 2 or bits.shape[1] != self.model.n_inputs:
+            raise InputShapeError(f"bits must be [samples, {self.model.n_inputs}], got shape {bits.shape}")
+        if bits.dtype != np.uint8 or (bits.size and bits.max() > 1):
+            raise InputShapeError("bits must be uint8 zeros and ones")
+        return np.ascontiguousarray(bits)
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": self.name, "modulation": self.modulation.to_json()}
+
+    def close(self) -> None:
+        """Release native or hardware resources (idempotent)."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,51 @@
+"""Access to the compiled ``lutrun._native`` extension.
+
+Importing lutrun never fails because the extension is missing; asking for it
+does, with BackendUnavailableError saying how to build it.  C status codes
+become NativeError here and nowhere else.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lutrun.errors import BackendUnavailableError, NativeError
+
+try:
+    from lutrun._native import ffi, lib
+except ImportError as exc:  # not built: only the numpy engine is available
+    ffi = lib = None
+    _IMPORT_ERROR: ImportError | None = exc
+else:
+    _IMPORT_ERROR = None
+
+_MESSAGES = {1: "invalid argument", 2: "out of memory"}
+METHOD_CODES = {"thermometer": 0, "stochastic": 1, "sigma-delta": 2}
+
+
+def require() -> tuple[Any, Any]:
+    """The (ffi, lib) pair, or BackendUnavailableError if the extension is not built."""
+    if lib is None:
+        raise BackendUnavailableError(
+            f"the C extension lutrun._native is not built ({_IMPORT_ERROR}); "
+            "reinstall with `pip install -e .` (needs a C compiler)"
+        )
+    return ffi, lib
+
+
+def check(rc: int, what: str) -> None:
+    if rc != 0:
+        raise NativeError(f"{what} failed: {_MESSAGES.get(rc, f'status {rc}')}")
+
+
+def buffer(array: np.ndarray, ctype: str) -> Any:
+    """A typed C view (``ctype`` like ``"uint64_t[]"``) of a C-contiguous numpy array, no copy."""
+    if not array.flags.c_contiguous:
+        raise NativeError("internal: array passed to C is not contiguous")
+    return ffi.from_buffer(ctype, array)
+
+
+def simd_name() -> str:
+    _, c = require()
+    return ffi.string(c.lr_simd_name()).decode()

@@ -1,0 +1,33 @@
+"""Shared fixtures.  MNIST is found through LUTRUN_DATA (a directory holding mnist/),
+defaulting to the shared data folder beside the checkout."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lutrun.engines import create_engine
+from lutrun.model import Model
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_ROOT = Path(os.environ.get("LUTRUN_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    path = DATA_ROOT / "mnist"
+    if not (path / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST not found under {path} (set LUTRUN_DATA)")
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def engines(model: Model, **options):
+    """The numpy reference and the C engine for the same model."""
+    return create_engine("numpy", model, **options), create_engine("cpu", model, **options)
