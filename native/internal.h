@@ -17,6 +17,7 @@ struct lr_net {
     int64_t *offset;   /* [n_layers] first LUT of each layer */
     int32_t *inputs;   /* [total LUTs x 6] */
     uint64_t *tables;  /* [total LUTs], expanded to 64 bits */
+    lr_kernel_fn kernel; /* model-specialised evaluator, or NULL */
 };
 
 struct lr_modulator {

@@ -148,6 +148,14 @@ int lr_net_new(int32_t n_inputs, int32_t n_layers, const int32_t *width,
     return LR_OK;
 }
 
+int lr_net_set_kernel(lr_net *net, lr_kernel_fn kernel)
+{
+    if (!net)
+        return LR_EINVAL;
+    net->kernel = kernel;
+    return LR_OK;
+}
+
 int64_t lr_net_scratch_words(const lr_net *net)
 {
     return net ? 2 * (int64_t)net->max_width * LR_TILE_WORDS : 0;
@@ -158,6 +166,10 @@ int lr_eval(const lr_net *net, const uint64_t *in, uint64_t *out,
 {
     if (!net || !in || !out || !scratch || w0 < 0 || w1 < w0 || w1 > stride)
         return LR_EINVAL;
+    if (net->kernel) {
+        net->kernel(in, out, stride, w0, w1, scratch);
+        return LR_OK;
+    }
     const char *name;
     const lr_eval_fn wide = lr_wide_eval(&name);
     const int64_t split = w0 + (w1 - w0) / LR_TILE_WORDS * LR_TILE_WORDS;

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from lutrun.errors import LutrunError
+from lutrun.errors import BackendUnavailableError, ConfigError, LutrunError
 from lutrun.model import Model, random_model
 
 
@@ -74,6 +74,91 @@ def bench_engine_cmd(model_path: str | None, layers: tuple[int, ...] | None, k: 
     from lutrun.bench.engine import bench_engine
 
     _emit(bench_engine(_model(model_path, layers, k), samples=samples, threads=threads))
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="TOML file; its keys are the flags' names.")
+@click.option("--data", help="Directory with the idx files (train-images-idx3-ubyte.gz, ...).")
+@click.option("--out", help="Where to write the .lutnet.")
+@click.option("--layers", callback=_int_list, help="LUT layer widths, e.g. 2000,800,400.")
+@click.option("--wiring", help="Per layer: random or local (comma-separated; one value applies to all).")
+@click.option("--window", type=click.IntRange(1), help="Receptive window of local first-layer LUTs.")
+@click.option("--fan-in", type=click.IntRange(1, 6))
+@click.option("--method", type=click.Choice(["thermometer", "stochastic", "sigma-delta"]))
+@click.option("--frames", type=click.IntRange(1, 4096), help="Sub-frames F of the exported model.")
+@click.option("--train-frames", type=click.IntRange(1), help="Sub-frames drawn per image per step (<= F).")
+@click.option("--epochs", type=click.IntRange(1))
+@click.option("--batch", type=click.IntRange(1))
+@click.option("--lr", type=float)
+@click.option("--seed", type=int)
+@click.option("--limit", type=click.IntRange(1), help="Use only the first N training images.")
+@click.option("--name", help="Model name stored in meta.")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint (OUT.ckpt).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(config_path: str | None, resume: bool, quiet: bool, wiring: str | None, **flags: Any) -> None:
+    """Train a LUT-network on an idx dataset and export it (needs lutrun[train])."""
+    from lutrun.train import TrainConfig
+
+    try:
+        from lutrun.train.loop import train as run_training
+    except ImportError as exc:
+        raise BackendUnavailableError(f"training needs PyTorch: pip install 'lutrun[train]' ({exc})") from None
+    flags["wiring"] = wiring.split(",") if wiring else None
+    flags["layers"] = list(flags["layers"]) if flags["layers"] else None
+    cfg = TrainConfig.load(config_path, **{k.replace("-", "_"): v for k, v in flags.items()})
+    if not cfg.data:
+        raise ConfigError("no dataset: give --data DIR (or data = ... in the config)")
+    _emit(run_training(cfg, resume=resume, quiet=quiet))
+
+
+@cli.command("eval")
+@click.argument("model", required=False, type=click.Path(dir_okay=False))
+@click.option("--data", required=True, help="Directory with the idx files.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "train"]))
+@click.option("--engine", "engine_name", default="cpu", show_default=True, help="Engine: cpu, numpy, ...")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N images.")
+@click.option("--frames", "frame_list", callback=_int_list, help="Study: accuracy for each F, e.g. 1,2,4,8,15,32.")
+@click.option("--method", "methods", default=None, help="Study: methods, comma-separated (default: the model's).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Study: save the curves as a PNG.")
+def eval_cmd(model: str | None, data: str, split: str, engine_name: str, limit: int | None,
+             frame_list: tuple[int, ...] | None, methods: str | None, plot: str | None) -> None:
+    """Accuracy, per-class accuracy and confusion matrix of MODEL (default: the shipped model).
+
+    With --frames (and --method), instead print accuracy against F for each method.
+    """
+    from lutrun.datasets import load_idx_dataset
+    from lutrun.engines import create_engine
+    from lutrun.evaluate import evaluate
+    from lutrun.resources import resolve_model
+
+    lutnet = resolve_model(model)
+    images = load_idx_dataset(data, split, limit)
+    if frame_list or methods or plot:
+        from lutrun.study import accuracy_vs_frames, plot_study
+
+        chosen = methods.split(",") if methods else [lutnet.modulation.method]
+        study = accuracy_vs_frames(lutnet, images.images, images.labels,
+                                   list(frame_list or [lutnet.modulation.frames]), chosen, engine_name)
+        if plot:
+            plot_study(study, plot)
+        _emit(study)
+        return
+    with create_engine(engine_name, lutnet) as engine:
+        _emit({"engine": engine_name, "split": split, **evaluate(engine, images.images, images.labels)})
+
+
+@bench.command("fused")
+@_model_option
+@click.option("--frames", type=click.IntRange(1, 4096), help="Sub-frames F (default: the model's).")
+@click.option("--method", type=click.Choice(["thermometer", "stochastic", "sigma-delta"]), help="Modulation (default: the model's).")
+@click.option("--count", default=100_000, show_default=True, type=click.IntRange(1), help="Single frames timed.")
+@click.option("--batch", default=8192, show_default=True, type=click.IntRange(1), help="Frames per batch call.")
+def bench_fused_cmd(model_path: str | None, frames: int | None, method: str | None, count: int, batch: int) -> None:
+    """Fused frame -> scores call: single-frame p50/p99 latency and batch frames/s (one core)."""
+    from lutrun.bench.fused import bench_fused
+
+    model = _model(model_path).with_modulation(frames=frames, method=method)
+    _emit(bench_fused(model, count=count, batch=batch))
 
 
 def main() -> None:

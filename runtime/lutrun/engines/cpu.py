@@ -25,13 +25,16 @@ _MIN_FRAMES_PER_THREAD = 256
 class CpuEngine(Engine):
     name = "cpu"
 
-    def __init__(self, model: Model, modulation: Modulation | None = None, threads: int = 1) -> None:
+    def __init__(self, model: Model, modulation: Modulation | None = None, threads: int = 1,
+                 specialise: bool = False) -> None:
+        """``specialise``: compile (or take from the cache) C generated for this model, tables folded in."""
         super().__init__(model, modulation)
         if not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"threads must be a positive integer, got {threads!r}")
         self.ffi, self.lib = native.require()
         self.threads = threads
         self._net = self._new_net()
+        self._kernel_lib = self._install_specialised_kernel() if specialise else None
         self._mod = self._new_modulator()
         self._classes = np.ascontiguousarray(model.output_classes, np.int32)
         self._sessions: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -51,6 +54,18 @@ class CpuEngine(Engine):
                                          native.buffer(fan_in, "int32_t[]"), native.buffer(inputs, "int32_t[]"),
                                          native.buffer(tables, "uint64_t[]"), out), "lr_net_new")
         return self.ffi.gc(out[0], self.lib.lr_net_free)
+
+    def _install_specialised_kernel(self) -> Any:
+        import cffi
+
+        from lutrun.codegen import build_kernel
+
+        loader = cffi.FFI()
+        loader.cdef("void lrx_eval(const uint64_t *, uint64_t *, int64_t, int64_t, int64_t, uint64_t *);")
+        library = loader.dlopen(str(build_kernel(self.model)))
+        address = int(loader.cast("uintptr_t", library.lrx_eval))
+        native.check(self.lib.lr_net_set_kernel(self._net, self.ffi.cast("lr_kernel_fn", address)), "lr_net_set_kernel")
+        return library  # keeps the shared library loaded as long as the engine lives
 
     def _new_modulator(self) -> Any:
         m = self.modulation
@@ -158,7 +173,8 @@ class CpuEngine(Engine):
                 future.result()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "simd": native.simd_name(), "threads": self.threads}
+        return {**super().describe(), "simd": native.simd_name(), "threads": self.threads,
+                "specialised": self._kernel_lib is not None}
 
     def close(self) -> None:
         if self._pool is not None:

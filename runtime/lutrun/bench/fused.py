@@ -1,0 +1,47 @@
+"""``lutrun bench fused``: the fused frame -> class-scores call, single-frame latency and batch throughput."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lutrun.bench.timing import latencies_us, median_seconds
+from lutrun.engines import create_engine
+from lutrun.model import Model
+
+
+def bench_fused(model: Model, count: int = 100_000, batch: int = 8192, numpy_batch: int = 64,
+                frames: np.ndarray | None = None) -> dict[str, Any]:
+    """Single frames through the allocation-free call, then a batch, then the numpy path, one core."""
+    if frames is None:
+        frames = np.random.default_rng(0).integers(0, 256, (batch, *model.input_shape), dtype=np.uint8)
+    rows = np.ascontiguousarray(np.resize(frames, (batch, *model.input_shape)).reshape(batch, -1))
+    scores = np.empty((batch, model.n_classes), np.int32)
+    with create_engine("cpu", model) as engine:
+        n = len(rows)
+        cursor = iter(range(count + 1))
+
+        def one_frame() -> None:
+            i = next(cursor) % n
+            engine.classify_into(rows[i:i + 1], scores[i:i + 1])
+
+        lat = latencies_us(one_frame, count)
+        t_batch = median_seconds(lambda: engine.classify_into(rows, scores), 5)
+        simd = engine.describe()["simd"]
+    reference = create_engine("numpy", model)
+    t_numpy = median_seconds(lambda: reference.classify(rows[:numpy_batch].reshape(-1, *model.input_shape)), 3)
+    return {
+        "benchmark": "fused",
+        "model": model.summary(),
+        "simd": simd,
+        "frames_per_sample": model.modulation.frames,
+        "single_frame_count": count,
+        "single_frame_p50_us": float(np.percentile(lat, 50)),
+        "single_frame_p90_us": float(np.percentile(lat, 90)),
+        "single_frame_p99_us": float(np.percentile(lat, 99)),
+        "single_frame_max_us": float(lat.max()),
+        "batch_size": batch,
+        "batch_frames_per_s": batch / t_batch,
+        "numpy_batch_frames_per_s": numpy_batch / t_numpy,
+        "batch_speedup_vs_numpy": (batch / t_batch) / (numpy_batch / t_numpy),
+    }

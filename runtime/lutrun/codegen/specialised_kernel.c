@@ -1,0 +1,74 @@
+/* Model-specialised LUT evaluator.  This fixed frame includes the generated
+ * lutnet_body.h (the model's LUTs as straight-line code, tables folded in as
+ * constants) once per vector width.  lutrun.codegen builds it with
+ * -march=native on the machine that runs it and caches it by model digest.
+ * Contract: that of lr_eval in native/lutrun.h, for one fixed net. */
+#include <stdint.h>
+
+#define LR_TILE 8 /* words per wide vector: 512 samples */
+typedef uint64_t lr_w1;
+typedef uint64_t lr_w8 __attribute__((vector_size(8 * LR_TILE)));
+
+#define MUX(a, b, s) (((a) & ~(s)) | ((b) & (s)))
+/* Any 3-input function as a mux tree over constants; the compiler folds it. */
+#define BIT(imm, i) ((((imm) >> (i)) & 1) ? ~z : z)
+#define T3_GENERIC(imm, c, b, a)                                                         \
+    MUX(MUX(MUX(BIT(imm, 0), BIT(imm, 1), a), MUX(BIT(imm, 2), BIT(imm, 3), a), b),      \
+        MUX(MUX(BIT(imm, 4), BIT(imm, 5), a), MUX(BIT(imm, 6), BIT(imm, 7), a), b), c)
+
+/* The body reads input i of the layer below with LD(i) and writes LUT j with
+ * ST(j, value), over `src`/`sst` (row stride) and `dst`/`dst_stride`. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+/* One word (64 samples): for single frames and batch tails.  With AVX-512VL a
+ * 3-input function is one instruction on a 128-bit register holding the word. */
+#if defined(__AVX512VL__)
+typedef uint64_t lr_w2 __attribute__((vector_size(16)));
+#define V lr_w2
+#define LD(i) ((V){src[(int64_t)(i) * sst], 0})
+#define ST(j, e) (dst[(int64_t)(j) * dst_stride] = (e)[0])
+#define T3(imm, c, b, a) ((V)_mm_ternarylogic_epi64((__m128i)(c), (__m128i)(b), (__m128i)(a), (imm)))
+#else
+#define V lr_w1
+#define LD(i) (src[(int64_t)(i) * sst])
+#define ST(j, e) (dst[(int64_t)(j) * dst_stride] = (e))
+#define T3 T3_GENERIC
+#endif
+#define VW 1
+#define FN(n) n##_w1
+#include "lutnet_body.h"
+#undef V
+#undef LD
+#undef ST
+#undef T3
+#undef VW
+#undef FN
+
+/* A wide vector of LR_TILE words (512 samples), unaligned rows allowed. */
+typedef lr_w8 lr_w8u __attribute__((aligned(8), may_alias));
+#define V lr_w8
+#define LD(i) (*(const lr_w8u *)(src + (int64_t)(i) * sst))
+#define ST(j, e) (*(lr_w8u *)(dst + (int64_t)(j) * dst_stride) = (e))
+#if defined(__AVX512F__)
+/* One instruction per 3-input function: imm bit (c<<2 | b<<1 | a). */
+#define T3(imm, c, b, a) \
+    ((lr_w8)_mm512_ternarylogic_epi64((__m512i)(c), (__m512i)(b), (__m512i)(a), (imm)))
+#else
+#define T3 T3_GENERIC
+#endif
+#define VW LR_TILE
+#define FN(n) n##_w8
+#include "lutnet_body.h"
+
+void lrx_eval(const uint64_t *in, uint64_t *out, int64_t stride, int64_t w0, int64_t w1,
+              uint64_t *scratch)
+{
+    uint64_t *s0 = scratch, *s1 = scratch + (int64_t)LRX_MAX_WIDTH * LR_TILE;
+    int64_t w = w0;
+    for (; w + LR_TILE <= w1; w += LR_TILE)
+        tile_w8(in + w, out + w, stride, s0, s1);
+    for (; w < w1; w++)
+        tile_w1(in + w, out + w, stride, s0, s1);
+}

@@ -1,0 +1,70 @@
+"""Turning real camera/video frames into the model's input: gray/colour, crop, resize, polarity, contrast.
+
+Uses OpenCV; every step writes into buffers allocated once, so the per-frame
+path allocates nothing when an ``out`` array is passed.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from lutrun.errors import ConfigError, InputShapeError
+
+CROPS = ("center", "none")
+
+
+class Preprocessor:
+    """Maps uint8 frames (gray HxW, BGR HxWx3 or BGRA HxWx4) to the model's [H, W, C]."""
+
+    def __init__(self, input_shape: tuple[int, int, int], crop: str = "center", invert: bool = False,
+                 normalize: bool = False) -> None:
+        if crop not in CROPS:
+            raise ConfigError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
+        if input_shape[2] not in (1, 3):
+            raise ConfigError(f"preprocessing supports 1 or 3 channel models, not {input_shape[2]}")
+        self.shape, self.crop, self.invert, self.normalize = tuple(input_shape), crop, invert, normalize
+        h, w, c = self.shape
+        self._resized = np.empty((h, w) if c == 1 else (h, w, 3), np.uint8)
+
+    def _colour(self, frame: np.ndarray) -> np.ndarray:
+        channels = 1 if frame.ndim == 2 else frame.shape[2]
+        want = self.shape[2]
+        if channels == want or (channels == 1 and want == 1):
+            return frame if frame.ndim == 2 or want == 3 else frame[:, :, 0]
+        codes = {(3, 1): cv2.COLOR_BGR2GRAY, (4, 1): cv2.COLOR_BGRA2GRAY, (1, 3): cv2.COLOR_GRAY2BGR, (4, 3): cv2.COLOR_BGRA2BGR}
+        return cv2.cvtColor(frame, codes[(channels, want)])
+
+    def _cropped(self, frame: np.ndarray) -> np.ndarray:
+        if self.crop == "none":
+            return frame
+        fh, fw = frame.shape[:2]
+        h, w, _ = self.shape
+        if fh * w > fw * h:  # too tall for the model's aspect ratio
+            ch = fw * h // w
+            return frame[(fh - ch) // 2:(fh - ch) // 2 + ch]
+        cw = fh * w // h
+        return frame[:, (fw - cw) // 2:(fw - cw) // 2 + cw]
+
+    def __call__(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """One frame -> uint8 [H, W, C] (into ``out`` if given)."""
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
+            raise InputShapeError(f"frames must be uint8 HxW, HxWx1, HxWx3 or HxWx4; got {frame.dtype} {frame.shape}")
+        if frame.ndim == 3 and frame.shape[2] == 1:
+            frame = frame[:, :, 0]
+        if min(frame.shape[:2]) < 1:
+            raise InputShapeError(f"empty frame {frame.shape}")
+        h, w, _ = self.shape
+        image = self._cropped(self._colour(frame))
+        if image.shape[:2] == (h, w):
+            np.copyto(self._resized, image.reshape(self._resized.shape))
+        else:
+            cv2.resize(image, (w, h), dst=self._resized, interpolation=cv2.INTER_AREA)
+        if self.normalize:
+            cv2.normalize(self._resized, self._resized, 0, 255, cv2.NORM_MINMAX)
+        if self.invert:
+            cv2.bitwise_not(self._resized, self._resized)
+        if out is None:
+            out = np.empty(self.shape, np.uint8)
+        np.copyto(out, self._resized.reshape(self.shape))
+        return out
