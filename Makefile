@@ -8,12 +8,12 @@ PYTHON_NP1 ?= $(firstword $(shell for p in python3.10 $$HOME/.pyenv/versions/3.1
 PY := $(VENV)/bin/python
 NATIVE := $(wildcard native/*.c native/*.h native/*.py)
 
-.PHONY: demo test test-main test-np1 bench clean
+.PHONY: demo test test-main test-np1 clean
 
 $(VENV)/.installed: pyproject.toml setup.py $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,train]'
 	touch $@
 
 $(VENV_NP1)/.installed: pyproject.toml setup.py $(NATIVE)
@@ -22,8 +22,10 @@ $(VENV_NP1)/.installed: pyproject.toml setup.py $(NATIVE)
 	$(VENV_NP1)/bin/python -m pip install -q 'numpy==1.26.4' '.[test]'
 	touch $@
 
+# Until the streaming demo lands: the fused frame -> class call on the shipped model.
 demo: $(VENV)/.installed
-	$(VENV)/bin/lutrun bench engine
+	$(VENV)/bin/lutrun info
+	$(VENV)/bin/lutrun bench fused --count 20000
 
 test: test-main test-np1
 

@@ -158,7 +158,9 @@ int lr_net_set_kernel(lr_net *net, lr_kernel_fn kernel)
 
 int64_t lr_net_scratch_words(const lr_net *net)
 {
-    return net ? 2 * (int64_t)net->max_width * LR_TILE_WORDS : 0;
+    /* Two ping-pong layer buffers, plus a contiguous copy of the input rows
+     * that the model-specialised kernel reads with constant offsets. */
+    return net ? (2 * (int64_t)net->max_width + net->n_inputs) * LR_TILE_WORDS : 0;
 }
 
 int lr_eval(const lr_net *net, const uint64_t *in, uint64_t *out,

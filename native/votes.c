@@ -36,8 +36,20 @@ int lr_votes(const uint64_t *out, int64_t stride, int32_t n_out,
         if (c < 0)
             continue;
         const uint64_t *row = out + (int64_t)o * stride;
-        for (int64_t i = 0; i < n_frames; i++)
-            scores[i * n_classes + c] += (int32_t)lr_count_range(row, i * frames, frames);
+        int32_t *score = scores + c;
+        if (frames <= 64) { /* a frame's bits span at most two words: one funnel shift */
+            const uint64_t mask = frames == 64 ? ~0ULL : (1ULL << frames) - 1;
+            for (int64_t i = 0, start = 0; i < n_frames; i++, start += frames, score += n_classes) {
+                const int b = (int)(start & 63);
+                uint64_t v = row[start >> 6] >> b;
+                if (b + frames > 64)
+                    v |= row[(start >> 6) + 1] << (64 - b);
+                *score += __builtin_popcountll(v & mask);
+            }
+        } else {
+            for (int64_t i = 0; i < n_frames; i++, score += n_classes)
+                *score += (int32_t)lr_count_range(row, i * frames, frames);
+        }
     }
     return LR_OK;
 }

@@ -63,17 +63,23 @@ _model_option = click.option("--model", "model_path", type=click.Path(dir_okay=F
 _layers_option = click.option("--layers", callback=_int_list, help="Random model of these widths, e.g. 2304,384,64,360,60,10.")
 
 
+_generic_option = click.option("--generic", is_flag=True,
+                               help="Only the table-driven kernel (no per-model C compile, which takes ~20 s once per model).")
+
+
 @bench.command("engine")
 @_model_option
 @_layers_option
 @click.option("--k", default=6, show_default=True, type=click.IntRange(1, 6), help="Fan-in of the random model's LUTs.")
 @click.option("--samples", default=1 << 16, show_default=True, type=click.IntRange(64), help="Sub-frame samples per timed call.")
 @click.option("--threads", type=click.IntRange(1), help="Threads for the all-cores figure (default: all cores).")
-def bench_engine_cmd(model_path: str | None, layers: tuple[int, ...] | None, k: int, samples: int, threads: int | None) -> None:
+@_generic_option
+def bench_engine_cmd(model_path: str | None, layers: tuple[int, ...] | None, k: int, samples: int, threads: int | None,
+                     generic: bool) -> None:
     """LUT-samples per second of the C engine (one core and all cores) and of the numpy reference."""
     from lutrun.bench.engine import bench_engine
 
-    _emit(bench_engine(_model(model_path, layers, k), samples=samples, threads=threads))
+    _emit(bench_engine(_model(model_path, layers, k), samples=samples, threads=threads, specialise=not generic))
 
 
 @cli.command()
@@ -84,6 +90,7 @@ def bench_engine_cmd(model_path: str | None, layers: tuple[int, ...] | None, k: 
 @click.option("--wiring", help="Per layer: random or local (comma-separated; one value applies to all).")
 @click.option("--window", type=click.IntRange(1), help="Receptive window of local first-layer LUTs.")
 @click.option("--fan-in", type=click.IntRange(1, 6))
+@click.option("--shift", type=click.IntRange(0, 4), help="Augmentation: random shifts of up to N pixels.")
 @click.option("--method", type=click.Choice(["thermometer", "stochastic", "sigma-delta"]))
 @click.option("--frames", type=click.IntRange(1, 4096), help="Sub-frames F of the exported model.")
 @click.option("--train-frames", type=click.IntRange(1), help="Sub-frames drawn per image per step (<= F).")
@@ -153,12 +160,14 @@ def eval_cmd(model: str | None, data: str, split: str, engine_name: str, limit: 
 @click.option("--method", type=click.Choice(["thermometer", "stochastic", "sigma-delta"]), help="Modulation (default: the model's).")
 @click.option("--count", default=100_000, show_default=True, type=click.IntRange(1), help="Single frames timed.")
 @click.option("--batch", default=8192, show_default=True, type=click.IntRange(1), help="Frames per batch call.")
-def bench_fused_cmd(model_path: str | None, frames: int | None, method: str | None, count: int, batch: int) -> None:
+@_generic_option
+def bench_fused_cmd(model_path: str | None, frames: int | None, method: str | None, count: int, batch: int,
+                    generic: bool) -> None:
     """Fused frame -> scores call: single-frame p50/p99 latency and batch frames/s (one core)."""
     from lutrun.bench.fused import bench_fused
 
     model = _model(model_path).with_modulation(frames=frames, method=method)
-    _emit(bench_fused(model, count=count, batch=batch))
+    _emit(bench_fused(model, count=count, batch=batch, specialise=not generic))
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ def save_model(model: Model, path: PathLike) -> Path:
     arrays["output_classes"] = model.output_classes
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make a shipped model unreadable to others
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
             for name, array in arrays.items():
                 buf = io.BytesIO()

@@ -12,18 +12,24 @@ from lutrun.model import Model
 
 
 def bench_engine(model: Model, samples: int = 1 << 16, repeats: int = 7, numpy_samples: int = 1024,
-                 threads: int | None = None) -> dict[str, Any]:
-    """Time ``run_packed`` on random packed inputs (one core, then all cores) and the numpy reference."""
+                 threads: int | None = None, specialise: bool = True) -> dict[str, Any]:
+    """Time ``run_packed`` on random packed inputs and the numpy reference.
+
+    The headline keys are the engine as used (model-specialised unless ``specialise`` is False);
+    ``generic_*`` is the table-driven kernel, for comparison.
+    """
     rng = np.random.default_rng(0)
     words = (samples + 63) // 64
     samples = words * 64
     packed = rng.integers(0, 2**64, (model.n_inputs, words), dtype=np.uint64)
     threads = threads or os.cpu_count() or 1
-    with create_engine("cpu", model) as one:
-        out = np.empty((model.n_outputs, words), np.uint64)
+    out = np.empty((model.n_outputs, words), np.uint64)
+    with create_engine("cpu", model) as generic:
+        t_generic = median_seconds(lambda: generic.run_packed(packed, out), repeats)
+        simd = generic.describe()["simd"]
+    with create_engine("cpu", model, specialise=specialise) as one:
         t_one = median_seconds(lambda: one.run_packed(packed, out), repeats)
-        simd = one.describe()["simd"]
-    with create_engine("cpu", model, threads=threads) as many:
+    with create_engine("cpu", model, threads=threads, specialise=specialise) as many:
         t_all = median_seconds(lambda: many.run_packed(packed, out), repeats)
     bits = rng.integers(0, 2, (numpy_samples, model.n_inputs), dtype=np.uint8)
     reference = create_engine("numpy", model)
@@ -33,12 +39,14 @@ def bench_engine(model: Model, samples: int = 1 << 16, repeats: int = 7, numpy_s
         "benchmark": "engine",
         "model": model.summary(),
         "simd": simd,
+        "specialised": specialise,
         "samples": samples,
         "threads_all_cores": threads,
         "lut_samples_per_s": luts * samples / t_one,
         "lut_samples_per_s_all_cores": luts * samples / t_all,
         "samples_per_s": samples / t_one,
         "ns_per_lut_vector": t_one / (luts * samples / 512) * 1e9,
+        "generic_lut_samples_per_s": luts * samples / t_generic,
         "numpy_lut_samples_per_s": luts * numpy_samples / t_ref,
         "speedup_vs_numpy": (luts * samples / t_one) / (luts * numpy_samples / t_ref),
     }

@@ -11,13 +11,13 @@ from lutrun.model import Model
 
 
 def bench_fused(model: Model, count: int = 100_000, batch: int = 8192, numpy_batch: int = 64,
-                frames: np.ndarray | None = None) -> dict[str, Any]:
+                frames: np.ndarray | None = None, specialise: bool = True) -> dict[str, Any]:
     """Single frames through the allocation-free call, then a batch, then the numpy path, one core."""
     if frames is None:
         frames = np.random.default_rng(0).integers(0, 256, (batch, *model.input_shape), dtype=np.uint8)
     rows = np.ascontiguousarray(np.resize(frames, (batch, *model.input_shape)).reshape(batch, -1))
     scores = np.empty((batch, model.n_classes), np.int32)
-    with create_engine("cpu", model) as engine:
+    with create_engine("cpu", model, specialise=specialise) as engine:
         n = len(rows)
         cursor = iter(range(count + 1))
 
@@ -27,13 +27,14 @@ def bench_fused(model: Model, count: int = 100_000, batch: int = 8192, numpy_bat
 
         lat = latencies_us(one_frame, count)
         t_batch = median_seconds(lambda: engine.classify_into(rows, scores), 5)
-        simd = engine.describe()["simd"]
+        described = engine.describe()
     reference = create_engine("numpy", model)
     t_numpy = median_seconds(lambda: reference.classify(rows[:numpy_batch].reshape(-1, *model.input_shape)), 3)
     return {
         "benchmark": "fused",
         "model": model.summary(),
-        "simd": simd,
+        "simd": described["simd"],
+        "specialised": described["specialised"],
         "frames_per_sample": model.modulation.frames,
         "single_frame_count": count,
         "single_frame_p50_us": float(np.percentile(lat, 50)),

@@ -9,15 +9,19 @@
 typedef uint64_t lr_w1;
 typedef uint64_t lr_w8 __attribute__((vector_size(8 * LR_TILE)));
 
-#define MUX(a, b, s) (((a) & ~(s)) | ((b) & (s)))
+#define MUX_GENERIC(a, b, s) (((a) & ~(s)) | ((b) & (s)))
+#define MUX(a, b, s) MUX_GENERIC(a, b, s)
 /* Any 3-input function as a mux tree over constants; the compiler folds it. */
 #define BIT(imm, i) ((((imm) >> (i)) & 1) ? ~z : z)
 #define T3_GENERIC(imm, c, b, a)                                                         \
-    MUX(MUX(MUX(BIT(imm, 0), BIT(imm, 1), a), MUX(BIT(imm, 2), BIT(imm, 3), a), b),      \
-        MUX(MUX(BIT(imm, 4), BIT(imm, 5), a), MUX(BIT(imm, 6), BIT(imm, 7), a), b), c)
+    MUX_GENERIC(MUX_GENERIC(MUX_GENERIC(BIT(imm, 0), BIT(imm, 1), a),                        \
+                            MUX_GENERIC(BIT(imm, 2), BIT(imm, 3), a), b),                     \
+                MUX_GENERIC(MUX_GENERIC(BIT(imm, 4), BIT(imm, 5), a),                        \
+                            MUX_GENERIC(BIT(imm, 6), BIT(imm, 7), a), b), c)
 
-/* The body reads input i of the layer below with LD(i) and writes LUT j with
- * ST(j, value), over `src`/`sst` (row stride) and `dst`/`dst_stride`. */
+/* The body reads input i of the layer below with LD(i) (rows VW words apart)
+ * and writes LUT j with ST(j, value) into rows VW words apart, or with
+ * STO(j, value) into the caller's output rows, `stride` words apart. */
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -27,13 +31,17 @@ typedef uint64_t lr_w8 __attribute__((vector_size(8 * LR_TILE)));
 #if defined(__AVX512VL__)
 typedef uint64_t lr_w2 __attribute__((vector_size(16)));
 #define V lr_w2
-#define LD(i) ((V){src[(int64_t)(i) * sst], 0})
-#define ST(j, e) (dst[(int64_t)(j) * dst_stride] = (e)[0])
+#define LD(i) ((V){src[(i)], 0})
+#define ST(j, e) (dst[(j)] = (e)[0])
+#define STO(j, e) (out[(int64_t)(j) * stride] = (e)[0])
 #define T3(imm, c, b, a) ((V)_mm_ternarylogic_epi64((__m128i)(c), (__m128i)(b), (__m128i)(a), (imm)))
+#undef MUX
+#define MUX(a, b, s) T3(0xca, s, b, a) /* s ? b : a */
 #else
 #define V lr_w1
-#define LD(i) (src[(int64_t)(i) * sst])
-#define ST(j, e) (dst[(int64_t)(j) * dst_stride] = (e))
+#define LD(i) (src[(i)])
+#define ST(j, e) (dst[(j)] = (e))
+#define STO(j, e) (out[(int64_t)(j) * stride] = (e))
 #define T3 T3_GENERIC
 #endif
 #define VW 1
@@ -42,19 +50,25 @@ typedef uint64_t lr_w2 __attribute__((vector_size(16)));
 #undef V
 #undef LD
 #undef ST
+#undef STO
 #undef T3
 #undef VW
 #undef FN
+#undef MUX
+#define MUX(a, b, s) MUX_GENERIC(a, b, s)
 
 /* A wide vector of LR_TILE words (512 samples), unaligned rows allowed. */
 typedef lr_w8 lr_w8u __attribute__((aligned(8), may_alias));
 #define V lr_w8
-#define LD(i) (*(const lr_w8u *)(src + (int64_t)(i) * sst))
-#define ST(j, e) (*(lr_w8u *)(dst + (int64_t)(j) * dst_stride) = (e))
+#define LD(i) (*(const lr_w8u *)(src + (i) * LR_TILE))
+#define ST(j, e) (*(lr_w8u *)(dst + (j) * LR_TILE) = (e))
+#define STO(j, e) (*(lr_w8u *)(out + (int64_t)(j) * stride) = (e))
 #if defined(__AVX512F__)
 /* One instruction per 3-input function: imm bit (c<<2 | b<<1 | a). */
 #define T3(imm, c, b, a) \
     ((lr_w8)_mm512_ternarylogic_epi64((__m512i)(c), (__m512i)(b), (__m512i)(a), (imm)))
+#undef MUX
+#define MUX(a, b, s) T3(0xca, s, b, a) /* s ? b : a */
 #else
 #define T3 T3_GENERIC
 #endif
@@ -65,10 +79,17 @@ typedef lr_w8 lr_w8u __attribute__((aligned(8), may_alias));
 void lrx_eval(const uint64_t *in, uint64_t *out, int64_t stride, int64_t w0, int64_t w1,
               uint64_t *scratch)
 {
-    uint64_t *s0 = scratch, *s1 = scratch + (int64_t)LRX_MAX_WIDTH * LR_TILE;
+    uint64_t *s0 = scratch, *s1 = s0 + (int64_t)LRX_MAX_WIDTH * LR_TILE;
+    uint64_t *rows = s1 + (int64_t)LRX_MAX_WIDTH * LR_TILE;
     int64_t w = w0;
-    for (; w + LR_TILE <= w1; w += LR_TILE)
-        tile_w8(in + w, out + w, stride, s0, s1);
-    for (; w < w1; w++)
-        tile_w1(in + w, out + w, stride, s0, s1);
+    for (; w + LR_TILE <= w1; w += LR_TILE) {
+        for (int64_t i = 0; i < LRX_INPUTS; i++)
+            *(lr_w8u *)(rows + i * LR_TILE) = *(const lr_w8u *)(in + i * stride + w);
+        tile_w8(rows, out + w, stride, s0, s1);
+    }
+    for (; w < w1; w++) {
+        for (int64_t i = 0; i < LRX_INPUTS; i++)
+            rows[i] = in[i * stride + w];
+        tile_w1(rows, out + w, stride, s0, s1);
+    }
 }

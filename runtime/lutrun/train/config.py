@@ -26,6 +26,7 @@ class TrainConfig:
     fan_in: int = 6
     wiring: list[str] = field(default_factory=lambda: ["local", "random", "random"])
     window: int = 7
+    shift: int = 0
     method: str = "thermometer"
     frames: int = 15
     train_frames: int = 5
@@ -52,6 +53,8 @@ class TrainConfig:
             raise ConfigError(f"method must be one of {METHODS}")
         if not 1 <= self.train_frames <= self.frames:
             raise ConfigError("train_frames must be in 1..frames")
+        if not 0 <= self.shift <= 4:
+            raise ConfigError("shift (augmentation, pixels) must be in 0..4")
         if self.epochs < 1 or self.batch < 1 or self.lr <= 0 or self.temperature <= 0:
             raise ConfigError("epochs, batch, lr and temperature must be positive")
 

@@ -43,6 +43,15 @@ def build_wirings(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[n
     return out
 
 
+def shifted(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
+    """Augmentation: the batch moved by one random offset of up to ``max_shift`` pixels, zero-filled."""
+    dy, dx = rng.integers(-max_shift, max_shift + 1, 2)
+    out = np.zeros_like(images)
+    h, w = images.shape[1:3]
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = images[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
 def export(net: LutNet, cfg: TrainConfig, input_shape: tuple[int, int, int], info: dict[str, Any]) -> Model:
     layers = [Layer(layer.inputs.cpu().numpy().astype(np.int32), layer.export_tables()) for layer in net.layers]
     classes = (np.arange(layers[-1].width) % N_CLASSES).astype(np.int32)
@@ -88,7 +97,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
         for step in bar:
             idx = order[step * cfg.batch:(step + 1) * cfg.batch]
             subframes = np.sort(rng.choice(cfg.frames, cfg.train_frames, replace=False))
-            bits = modulate(frames_flat[idx], modulation, frame0=int(rng.integers(0, 2**31)))
+            batch = shifted(images[idx], rng, cfg.shift).reshape(len(idx), -1) if cfg.shift else frames_flat[idx]
+            bits = modulate(batch, modulation, frame0=int(rng.integers(0, 2**31)))
             bits = bits.reshape(len(idx), cfg.frames, -1)[:, subframes].reshape(len(idx) * cfg.train_frames, -1)
             y = net(torch.from_numpy(bits).float())
             logits = (y.view(len(idx), cfg.train_frames, -1).mean(1) @ group) / cfg.temperature

@@ -12,11 +12,16 @@ def random_wiring(rng: np.random.Generator, n: int, k: int, n_prev: int) -> np.n
 
 
 def local_image_wiring(rng: np.random.Generator, n: int, k: int, shape: tuple[int, int, int], window: int) -> np.ndarray:
-    """Each LUT reads k distinct pixels of a window x window patch around a random centre."""
+    """Each LUT reads k distinct pixels of a window x window patch around a random centre.
+
+    LUTs are ordered by centre (row-major), so that a ``local`` layer above reads
+    spatially neighbouring LUTs.
+    """
     h, w, c = shape
     out = np.empty((n, k), np.int32)
-    for j in range(n):
-        cy, cx = rng.integers(0, h), rng.integers(0, w)
+    centres = np.sort(rng.integers(0, h * w, n))
+    for j, centre in enumerate(centres):
+        cy, cx = divmod(int(centre), w)
         ys = np.clip(np.arange(cy - window // 2, cy + window // 2 + 1), 0, h - 1)
         xs = np.clip(np.arange(cx - window // 2, cx + window // 2 + 1), 0, w - 1)
         cells = np.unique((ys[:, None] * w + xs[None, :]).ravel()[:, None] * c + np.arange(c)[None, :])

@@ -1,0 +1,94 @@
+"""The stochastic-LUT trainer: gradients, learning, exact export, a short real run."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from lutrun.engines import create_engine  # noqa: E402
+from lutrun.modelfile import load_model  # noqa: E402
+from lutrun.train.config import TrainConfig  # noqa: E402
+from lutrun.train.lut import LutLayer, LutNet, _LutFunction  # noqa: E402
+
+
+def _stochastic_lut(x: torch.Tensor, table: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """The stochastic form sum_j W_j prod_m (x_m or 1 - x_m), on real inputs."""
+    n, size = table.shape
+    k = inputs.shape[1]
+    out = torch.zeros(x.shape[0], n, dtype=x.dtype)
+    for j in range(size):
+        term = table[:, j][None, :].expand(x.shape[0], n)
+        for m in range(k):
+            xm = x[:, inputs[:, m]]
+            term = term * (xm if (j >> m) & 1 else 1 - xm)
+        out = out + term
+    return out
+
+
+def test_gradient_equals_stochastic_form_derivative_at_binary_points():
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.tensor([[0, 1, 2], [2, 3, 0]])
+    table = torch.rand(2, 8, generator=gen, dtype=torch.float64, requires_grad=True)
+    x = torch.randint(0, 2, (16, 4), generator=gen).double().requires_grad_(True)
+    torch.autograd.gradcheck(lambda t: _LutFunction.apply(x, t, inputs), (table,))  # exact in W: finite differences
+    weights = torch.randn(16, 2, dtype=torch.float64, generator=gen)
+    (_LutFunction.apply(x, table, inputs) * weights).sum().backward()
+    xs = x.detach().clone().requires_grad_(True)
+    ts = table.detach().clone().requires_grad_(True)
+    (_stochastic_lut(xs, ts, inputs) * weights).sum().backward()
+    torch.testing.assert_close(x.grad, xs.grad)
+    torch.testing.assert_close(table.grad, ts.grad)
+    eps = 1e-6  # and finite differences of the stochastic form agree with the analytic x-gradient
+    bumped = x.detach().clone()
+    bumped[3, 1] += eps
+    fd = ((_stochastic_lut(bumped, table.detach(), inputs) - _stochastic_lut(x.detach(), table.detach(), inputs)) * weights).sum() / eps
+    assert abs(float(fd) - float(x.grad[3, 1])) < 1e-4
+
+
+@pytest.mark.parametrize("k, target", [(2, lambda b: b[:, 0] ^ b[:, 1]), (6, lambda b: b.sum(1) % 2)])
+def test_layer_learns_xor_and_parity(k, target):
+    torch.manual_seed(0)
+    bits = np.array(list(itertools.product([0, 1], repeat=k)), np.uint8)
+    y = torch.from_numpy(target(bits).astype(np.float32))
+    layer = LutLayer(np.arange(k, dtype=np.int32)[None, :], torch.Generator().manual_seed(1))
+    opt = torch.optim.Adam(layer.parameters(), lr=0.05)
+    x = torch.from_numpy(bits).float()
+    for _ in range(300):
+        loss = torch.nn.functional.binary_cross_entropy(layer(x)[:, 0].clamp(1e-4, 1 - 1e-4), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        layer.clamp_()
+    exported = int(layer.export_tables()[0])
+    assert [(exported >> j) & 1 for j in range(1 << k)] == y.int().tolist()
+
+
+def test_export_round_trip_with_binary_tables(rng):
+    from lutrun.train.loop import export
+
+    cfg = TrainConfig(layers=[40, 20], wiring=["random"], fan_in=4)
+    net = LutNet([rng.integers(0, 49, (40, 4)).astype(np.int32), rng.integers(0, 40, (20, 4)).astype(np.int32)], 0)
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.table.copy_((torch.rand_like(layer.table) > 0.5).float())
+    model = export(net, cfg, (7, 7, 1), {})
+    bits = rng.integers(0, 2, (500, 49), dtype=np.uint8)
+    float_out = (net(torch.from_numpy(bits).float()) > 0.5).numpy().astype(np.uint8)
+    np.testing.assert_array_equal(create_engine("cpu", model).run_bits(bits), float_out)
+
+
+def test_short_training_run_writes_a_valid_model(mnist_dir, tmp_path):
+    from lutrun.train.loop import train
+
+    cfg = TrainConfig(data=str(mnist_dir), out=str(tmp_path / "m.lutnet"), layers=[200, 100], wiring=["local", "random"],
+                      epochs=1, limit=1000, batch=32, frames=4, train_frames=2)
+    report = train(cfg, quiet=True)
+    model = load_model(tmp_path / "m.lutnet")
+    assert model.n_luts == 300 and model.modulation.frames == 4
+    assert model.info["accuracy"]["test"] == report["test_accuracy"] and report["test_accuracy"] > 0.3
+    assert model.info["seed"] == cfg.seed and model.info["epochs"] == 1
+    again = train(cfg, resume=True, quiet=True)  # the checkpoint says the single epoch is done
+    assert again["history"] == report["history"]
