@@ -106,15 +106,15 @@ def train(config_path: str | None, resume: bool, quiet: bool, wiring: str | None
     """Train a LUT-network on an idx dataset and export it (needs lutrun[train])."""
     from lutrun.train import TrainConfig
 
-    try:
-        from lutrun.train.loop import train as run_training
-    except ImportError as exc:
-        raise BackendUnavailableError(f"training needs PyTorch: pip install 'lutrun[train]' ({exc})") from None
     flags["wiring"] = wiring.split(",") if wiring else None
     flags["layers"] = list(flags["layers"]) if flags["layers"] else None
     cfg = TrainConfig.load(config_path, **{k.replace("-", "_"): v for k, v in flags.items()})
     if not cfg.data:
         raise ConfigError("no dataset: give --data DIR (or data = ... in the config)")
+    try:
+        from lutrun.train.loop import train as run_training
+    except ImportError as exc:
+        raise BackendUnavailableError(f"training needs PyTorch: pip install 'lutrun[train]' ({exc})") from None
     _emit(run_training(cfg, resume=resume, quiet=quiet))
 
 
