@@ -102,11 +102,35 @@ static inline void lr_append(lr_writer *w, uint64_t v, int n)
     }
 }
 
+/* F <= 64: four pixel rows at a time, so that the CPU overlaps four
+ * independent append chains instead of waiting on one.  Returns the first
+ * pixel it did not write. */
+static int32_t lr_modulate_short_by_four(const lr_modulator *m, const uint8_t *pixels,
+                                         int64_t n_frames, uint64_t *out, int64_t stride)
+{
+    const int32_t np = m->n_pixels;
+    int32_t p = 0;
+    for (; p + 4 <= np; p += 4) {
+        lr_writer w[4];
+        for (int r = 0; r < 4; r++)
+            w[r] = (lr_writer){out + (int64_t)(p + r) * stride, 0, 0, 0};
+        const uint8_t *px = pixels + p;
+        for (int64_t i = 0; i < n_frames; i++, px += np)
+            for (int r = 0; r < 4; r++)
+                lr_append(&w[r], m->patterns[px[r]], m->frames);
+        for (int r = 0; r < 4; r++)
+            if (w[r].bit)
+                w[r].row[w[r].word] = w[r].acc;
+    }
+    return p;
+}
+
 static void lr_modulate_patterns(const lr_modulator *m, const uint8_t *pixels,
                                  int64_t n_frames, uint64_t *out, int64_t stride)
 {
+    const int32_t first = m->pattern_words == 1 ? lr_modulate_short_by_four(m, pixels, n_frames, out, stride) : 0;
     const int tail = m->frames - 64 * (m->pattern_words - 1);
-    for (int32_t p = 0; p < m->n_pixels; p++) {
+    for (int32_t p = first; p < m->n_pixels; p++) {
         lr_writer w = {out + (int64_t)p * stride, 0, 0, 0};
         for (int64_t i = 0; i < n_frames; i++) {
             const uint64_t *pat = m->patterns + (int64_t)pixels[i * m->n_pixels + p] * m->pattern_words;
