@@ -17,6 +17,12 @@ static inline uint32_t lr_mix32(uint32_t x)
     return x;
 }
 
+/* A pixel value's offset into the range: a = clip(v, lo, hi) - lo. */
+static inline int64_t lr_offset(const lr_modulator *m, int v)
+{
+    return (v < m->lo ? m->lo : v > m->hi ? m->hi : v) - m->lo;
+}
+
 /* Sub-frame f of a pixel at offset a = clip(v, lo, hi) - lo, d = hi - lo. */
 static int lr_thermometer_bit(int64_t a, int64_t d, int64_t f, int64_t frames)
 {
@@ -38,7 +44,7 @@ static void lr_fill_patterns(lr_modulator *m)
     const int64_t d = m->hi - m->lo;
     for (int v = 0; v < 256; v++) {
         uint64_t *pat = m->patterns + (int64_t)v * m->pattern_words;
-        const int64_t a = (v < m->lo ? m->lo : v > m->hi ? m->hi : v) - m->lo;
+        const int64_t a = lr_offset(m, v);
         int64_t err = 0;
         for (int64_t f = 0; f < m->frames; f++) {
             int bit;
@@ -159,8 +165,7 @@ static void lr_modulate_stochastic(const lr_modulator *m, const uint8_t *pixels,
             uint64_t *word = out + (s >> 6);
             const uint64_t bit = 1ULL << (s & 63);
             for (int32_t p = 0; p < m->n_pixels; p++) {
-                const int v = frame[p];
-                const uint64_t a = (uint64_t)((v < m->lo ? m->lo : v > m->hi ? m->hi : v) - m->lo);
+                const uint64_t a = (uint64_t)lr_offset(m, frame[p]);
                 const uint64_t t = lr_mix32(hs ^ (uint32_t)p) >> 8;
                 if ((a << 24) > t * (uint64_t)d)
                     word[(int64_t)p * stride] |= bit;

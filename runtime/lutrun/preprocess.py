@@ -11,6 +11,9 @@ import numpy as np
 from lutrun.errors import ConfigError, InputShapeError
 
 CROPS = ("center", "none")
+# (frame channels, model channels) -> OpenCV conversion
+_CONVERSIONS = {(3, 1): cv2.COLOR_BGR2GRAY, (4, 1): cv2.COLOR_BGRA2GRAY, (1, 3): cv2.COLOR_GRAY2BGR,
+                (4, 3): cv2.COLOR_BGRA2BGR}
 
 
 class Preprocessor:
@@ -27,12 +30,11 @@ class Preprocessor:
         self._resized = np.empty((h, w) if c == 1 else (h, w, 3), np.uint8)
 
     def _colour(self, frame: np.ndarray) -> np.ndarray:
+        """Frame (gray frames are 2-d here) with the model's channel count."""
         channels = 1 if frame.ndim == 2 else frame.shape[2]
-        want = self.shape[2]
-        if channels == want or (channels == 1 and want == 1):
-            return frame if frame.ndim == 2 or want == 3 else frame[:, :, 0]
-        codes = {(3, 1): cv2.COLOR_BGR2GRAY, (4, 1): cv2.COLOR_BGRA2GRAY, (1, 3): cv2.COLOR_GRAY2BGR, (4, 3): cv2.COLOR_BGRA2BGR}
-        return cv2.cvtColor(frame, codes[(channels, want)])
+        if channels == self.shape[2]:
+            return frame
+        return cv2.cvtColor(frame, _CONVERSIONS[(channels, self.shape[2])])
 
     def _cropped(self, frame: np.ndarray) -> np.ndarray:
         if self.crop == "none":
