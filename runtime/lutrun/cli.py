@@ -118,6 +118,84 @@ def train(config_path: str | None, resume: bool, quiet: bool, wiring: str | None
     _emit(run_training(cfg, resume=resume, quiet=quiet))
 
 
+@cli.command()
+@click.option("--source", "source_specs", multiple=True,
+              help="builtin (default), camera:N, video:PATH, images:DIR or dataset:DIR, options after '?', "
+                   "e.g. dataset:DIR?rate=1000&shift=2. Repeat for several streams.")
+@_model_option
+@click.option("--engine", "engine_name", default="cpu", show_default=True, help="Engine: cpu, numpy, ...")
+@click.option("--specialise", is_flag=True, help="cpu: compile C for this model first (~20 s once, then cached).")
+@click.option("--frames", type=click.IntRange(1, 4096), help="Sub-frames F (default: the model's).")
+@click.option("--display/--headless", default=False, show_default=True, help="Show an annotated window.")
+@click.option("--record", type=click.Path(dir_okay=False), help="Write an annotated video (.mp4 or .avi).")
+@click.option("--jsonl", type=click.Path(dir_okay=False), help="Write one JSON line per frame.")
+@click.option("--duration", type=click.FloatRange(0, min_open=True), help="Stop after S seconds.")
+@click.option("--policy", type=click.Choice(["latest", "all"]), help="Drop stale frames or never drop "
+              "(default: latest for cameras, all otherwise).")
+@click.option("--invert", is_flag=True, help="Swap black and white (dark digits on white paper).")
+@click.option("--normalize", is_flag=True, help="Stretch each frame's contrast to 0..255.")
+def demo(source_specs: tuple[str, ...], model_path: str | None, engine_name: str, specialise: bool,
+         frames: int | None, display: bool, record: str | None, jsonl: str | None, duration: float | None,
+         policy: str | None, invert: bool, normalize: bool) -> None:
+    """Classify a live stream and print a running status, then a JSON summary.
+
+    With no options: the shipped model on the built-in stream (1,000 MNIST test images, five times, at 1000 fps).
+    """
+    from lutrun.engines import create_engine
+    from lutrun.stream import ConsoleSink, DisplaySink, JsonlSink, Pipeline, PipelineOptions, VideoSink, open_source
+    from lutrun.stream.sinks import display_available
+
+    model = _model(model_path).with_modulation(frames=frames)
+    sources = [open_source(spec) for spec in source_specs or ("builtin",)]
+    sinks: list[Any] = [ConsoleSink()]
+    if display:
+        why_not = display_available()
+        if why_not:
+            click.echo(f"lutrun: no window ({why_not}); running headless", err=True)
+        else:
+            sinks.append(DisplaySink())
+    if record:
+        sinks.append(VideoSink(record))
+    if jsonl:
+        sinks.append(JsonlSink(jsonl))
+    options = {"specialise": True} if specialise and engine_name == "cpu" else {}
+    with create_engine(engine_name, model, **options) as engine:
+        pipeline = Pipeline(sources, engine, sinks, PipelineOptions(policy=policy,
+                                                                    preprocess={"invert": invert, "normalize": normalize}))
+        _emit(pipeline.run(duration=duration))
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Convert LUT networks written by other tools into .lutnet files."""
+
+
+@import_group.command("binarybrain")
+@click.argument("verilog", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .lutnet to write.")
+@click.option("--shape", required=True, callback=_int_list, help="Input geometry H,W,C, e.g. 28,28,1.")
+@click.option("--classes", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--grouping", default="mod", show_default=True, type=click.Choice(["mod", "block"]),
+              help="Output o votes for class o mod classes (BinaryBrain's Reduce), or blocks of outputs per class.")
+@click.option("--method", default="thermometer", show_default=True,
+              type=click.Choice(["thermometer", "stochastic", "sigma-delta"]))
+@click.option("--frames", default=15, show_default=True, type=click.IntRange(1, 4096))
+@click.option("--seed", default=1, show_default=True, type=int)
+def import_binarybrain_cmd(verilog: str, out: str, shape: tuple[int, ...], classes: int, grouping: str, method: str,
+                           frames: int, seed: int) -> None:
+    """Read BinaryBrain's exported Verilog LUT layers (INIT and wiring) into a .lutnet."""
+    from lutrun.importers.binarybrain import import_binarybrain
+    from lutrun.model import Modulation
+    from lutrun.modelfile import save_model
+
+    if len(shape) != 3:
+        raise ConfigError("--shape needs three numbers: H,W,C")
+    model = import_binarybrain(verilog, (shape[0], shape[1], shape[2]), classes,
+                               Modulation(method, frames, seed, (0, 255)), grouping)
+    save_model(model, out)
+    _emit({"out": out, **model.summary()})
+
+
 @cli.command("eval")
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
 @click.option("--data", required=True, help="Directory with the idx files.")
@@ -168,6 +246,35 @@ def bench_fused_cmd(model_path: str | None, frames: int | None, method: str | No
 
     model = _model(model_path).with_modulation(frames=frames, method=method)
     _emit(bench_fused(model, count=count, batch=batch, specialise=not generic))
+
+
+@bench.command("latency")
+@_model_option
+@click.option("--scenario", default="Server", show_default=True,
+              type=click.Choice(["SingleStream", "MultiStream", "Server", "Offline"]))
+@click.option("--rate", default=1000.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Server: frames per second (Poisson arrivals, as LoadGen issues them).")
+@click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Minimum seconds of the run.")
+@click.option("--engine", "engine_name", default="cpu", show_default=True)
+@click.option("--data", help="idx dataset directory (default: the built-in sample).")
+@click.option("--streams", default=4, show_default=True, type=click.IntRange(1), help="MultiStream: frames per query.")
+@click.option("--frames", type=click.IntRange(1, 4096), help="Sub-frames F (default: the model's).")
+@click.option("--policy", type=click.Choice(["latest", "all"]), help="Override the scenario's drop policy.")
+@click.option("--queue", default=32, show_default=True, type=click.IntRange(1), help="Frames that may wait before "
+              "the oldest is dropped (latest policy).")
+@click.option("--histogram", default="latency-histogram.png", show_default=True, help="PNG path ('' for none).")
+@click.option("--logdir", help="Keep LoadGen's logs here.")
+@_generic_option
+def bench_latency_cmd(model_path: str | None, scenario: str, rate: float, duration: float, engine_name: str,
+                      data: str | None, streams: int, frames: int | None, policy: str | None, queue: int, histogram: str,
+                      logdir: str | None, generic: bool) -> None:
+    """End-to-end latency of the whole pipeline under an MLPerf scenario (MLCommons LoadGen)."""
+    from lutrun.bench.latency import bench_latency
+
+    model = _model(model_path).with_modulation(frames=frames)
+    _emit(bench_latency(model, scenario, rate, duration, engine_name, data, streams, policy, queue,
+                        specialise=not generic, histogram=histogram or None, logdir=logdir))
 
 
 def main() -> None:

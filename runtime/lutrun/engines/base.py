@@ -39,6 +39,13 @@ class Engine(ABC):
         """
         return self._classify(self.frames_as_rows(frames), int(frame0) % 2**32)
 
+    def classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int = 0) -> None:
+        """Validated rows [B, n_inputs] -> ``scores`` [B, classes], in place (the pipeline's call).
+
+        Back ends that can avoid the intermediate array (the C engine) override this.
+        """
+        scores[...] = self._classify(rows, int(frame0) % 2**32)
+
     def frames_as_rows(self, frames: np.ndarray) -> np.ndarray:
         """Check frames against the model's input geometry; return C-contiguous uint8 [B, n_inputs]."""
         frames = np.asarray(frames)

@@ -1,0 +1,253 @@
+"""``lutrun bench latency``: the whole pipeline under MLPerf's scenarios, driven by MLCommons LoadGen.
+
+LoadGen decides when frames arrive (one at a time, several at once, at a
+Poisson rate, or all at once) and times each from issue to completion; the
+frames come from a labelled idx dataset and go through the same pipeline as
+``lutrun demo``.  In Server and MultiStream the pipeline drops stale frames
+as it would for a camera (latest wins) once ``queue`` frames wait: a dropped
+frame is completed at once and counted, so a slow system shows drops rather
+than stalling LoadGen.  Poisson arrivals come in bursts, so the queue is
+deeper than a camera's default.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lutrun.bench.timing import median_seconds
+from lutrun.datasets import load_idx_dataset
+from lutrun.engines import create_engine
+from lutrun.errors import BackendUnavailableError, ConfigError
+from lutrun.model import Model
+from lutrun.stream import Pipeline, PipelineOptions
+from lutrun.stream.sinks import Batch, Sink
+from lutrun.stream.sources import Source, SourceFrame, builtin_dataset_dir
+
+SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
+_POLICY = {"SingleStream": "all", "MultiStream": "latest", "Server": "latest", "Offline": "all"}
+
+
+def _loadgen() -> Any:
+    try:
+        import mlperf_loadgen
+    except ImportError:
+        raise BackendUnavailableError("the latency benchmark needs MLCommons LoadGen: pip install 'lutrun[bench]'") from None
+    return mlperf_loadgen
+
+
+class QuerySource(Source):
+    """Frames issued by LoadGen: ``issue`` queues sample ids, ``read`` hands them out in order."""
+
+    spec = "loadgen"
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, complete: Any) -> None:
+        self.images, self.labels, self._complete = images, labels, complete
+        self._pending: deque[tuple[int, int, int]] = deque()
+        self._ids: dict[int, int] = {}
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._finished = False
+
+    def issue(self, samples: list[Any]) -> None:
+        now = time.monotonic_ns()
+        with self._cond:
+            self._pending.extend((q.id, q.index, now) for q in samples)
+            self._cond.notify()
+
+    def finish(self) -> None:
+        with self._cond:
+            self._finished = True
+            self._cond.notify_all()
+
+    def read(self) -> SourceFrame | None:
+        with self._cond:
+            while not self._pending and not self._finished:
+                self._cond.wait(0.1)
+            if not self._pending:
+                return None
+            sample_id, index, issued = self._pending.popleft()
+            self._ids[self._seq] = sample_id
+            self._seq += 1
+        return SourceFrame(self.images[index], int(self.labels[index]), issued)
+
+    def take(self, seqs: np.ndarray) -> list[int]:
+        with self._cond:
+            return [self._ids.pop(int(s)) for s in seqs]
+
+    def dropped(self, seq: int) -> None:
+        self._complete(self.take(np.array([seq])))
+
+    def close(self) -> None:
+        """Answer whatever LoadGen still waits for (after a failure), so that its test can end."""
+        with self._cond:
+            left = list(self._ids.values()) + [p[0] for p in self._pending]
+            self._ids.clear()
+            self._pending.clear()
+        if left:
+            self._complete(left)
+
+
+class CompletionSink(Sink):
+    """Tells LoadGen each delivered frame is done."""
+
+    def __init__(self, source: QuerySource) -> None:
+        self.source = source
+
+    def write(self, batch: Batch) -> None:
+        self.source._complete(self.source.take(batch.seq))
+
+
+def _settings(lg: Any, scenario: str, rate: float, duration: float, streams: int, expected_fps: float) -> Any:
+    settings = lg.TestSettings()
+    settings.scenario = getattr(lg.TestScenario, scenario)
+    settings.mode = lg.TestMode.PerformanceOnly
+    settings.min_duration_ms = int(duration * 1000)
+    settings.max_duration_ms = int(duration * 1000 * 3 + 10_000)
+    settings.min_query_count = 1
+    if scenario == "Server":
+        settings.server_target_qps = rate
+        settings.server_target_latency_ns = 1_000_000
+    elif scenario == "SingleStream":
+        settings.single_stream_expected_latency_ns = int(1e9 / expected_fps)
+    elif scenario == "MultiStream":
+        settings.multi_stream_samples_per_query = streams
+        settings.multi_stream_expected_latency_ns = int(streams * 1e9 / expected_fps)
+    else:
+        settings.offline_expected_qps = expected_fps
+    return settings
+
+
+def _read_summary(outdir: Path) -> dict[str, Any]:
+    """LoadGen's own verdict and figures from mlperf_log_summary.txt."""
+    path = outdir / "mlperf_log_summary.txt"
+    if not path.exists():
+        return {"valid": False, "error": "LoadGen wrote no summary"}
+    text = path.read_text()
+    out: dict[str, Any] = {"valid": "Result is : VALID" in text}
+    for line in text.splitlines():
+        match = re.match(r"\s*([A-Za-z0-9 .()/]+?)\s*:\s*([-+0-9.eE]+)\s*$", line)
+        if match:
+            out[match.group(1)] = float(match.group(2))
+    return out
+
+
+def _infer_split(engine_model: Model, images: np.ndarray, specialise: bool) -> dict[str, float]:
+    """Microseconds per single frame of each step of the fused call, measured step by step."""
+    with create_engine("cpu", engine_model, specialise=specialise) as cpu:
+        frame = images[:1]
+        packed = cpu.modulate_packed(frame)
+        outputs = cpu.run_packed(packed)
+        steps = {"modulate": lambda: cpu.modulate_packed(frame), "engine": lambda: cpu.run_packed(packed, outputs),
+                 "vote": lambda: cpu.votes_packed(outputs, 1)}
+        return {name: median_seconds(fn, 200) * 1e6 for name, fn in steps.items()}
+
+
+def _fused_fps(engine: Any, images: np.ndarray, batch: int = 4096) -> float:
+    rows = engine.frames_as_rows(np.resize(images, (batch, *images.shape[1:])))
+    scores = np.empty((batch, engine.model.n_classes), np.int32)
+    return batch / median_seconds(lambda: engine.classify_into(rows, scores), 5)
+
+
+def save_histogram(e2e_ms: np.ndarray, path: str | Path, title: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise BackendUnavailableError("the histogram needs matplotlib: pip install 'lutrun[bench]'") from None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(e2e_ms, bins=200, log=True)
+    for q, style in ((50, "--"), (99, ":")):
+        ax.axvline(float(np.percentile(e2e_ms, q)), color="k", linestyle=style, label=f"p{q}")
+    ax.set_xlabel("end-to-end latency, arrival -> result (ms)")
+    ax.set_ylabel("frames")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def bench_latency(model: Model, scenario: str = "Server", rate: float = 1000.0, duration: float = 60.0,
+                  engine_name: str = "cpu", data: str | None = None, streams: int = 4, policy: str | None = None,
+                  queue: int = 32, specialise: bool = True, histogram: str | None = None, logdir: str | None = None) -> dict[str, Any]:
+    """Run one LoadGen scenario through the pipeline; returns the JSON report."""
+    if scenario not in SCENARIOS:
+        raise ConfigError(f"scenario must be one of {', '.join(SCENARIOS)}, got {scenario!r}")
+    if rate <= 0 or duration <= 0 or streams < 1:
+        raise ConfigError("rate, duration and streams must be positive")
+    lg = _loadgen()
+    dataset = load_idx_dataset(data or builtin_dataset_dir(), "test")
+    options = {"specialise": specialise} if engine_name == "cpu" else {}
+    with create_engine(engine_name, model, **options) as engine:
+        fused_fps = _fused_fps(engine, dataset.images)
+        complete = lambda ids: lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])  # noqa: E731
+        source = QuerySource(dataset.images, dataset.labels, complete)
+        pipeline = Pipeline(source, engine, [CompletionSink(source)],
+                            PipelineOptions(policy=policy or _POLICY[scenario], queue=queue))
+        sut = lg.ConstructSUT(source.issue, lambda: None)
+        qsl = lg.ConstructQSL(len(dataset.labels), len(dataset.labels), lambda _: None, lambda _: None)
+        with tempfile.TemporaryDirectory() as tmp:
+            outdir = Path(logdir or tmp)
+            outdir.mkdir(parents=True, exist_ok=True)
+            log = lg.LogSettings()
+            log.log_output.outdir = str(outdir)
+            log.log_output.copy_summary_to_stdout = False
+            # Offline issues expected_qps x duration frames at once; the pipeline runs at a fraction of the fused call.
+            settings = _settings(lg, scenario, rate, duration, streams, 0.15 * fused_fps if scenario == "Offline" else 5000.0)
+
+            def drive() -> None:
+                try:
+                    lg.StartTestWithLogSettings(sut, qsl, settings, log)
+                finally:
+                    source.finish()
+
+            driver = threading.Thread(target=drive, name="lutrun-loadgen", daemon=True)
+            driver.start()
+            try:
+                report = pipeline.run()
+            finally:
+                source.finish()
+                driver.join()
+                lg.DestroyQSL(qsl)
+                lg.DestroySUT(sut)
+            loadgen = _read_summary(outdir)
+    split = _infer_split(model, dataset.images, specialise)
+    infer_p50 = report["stages"]["infer"]["p50_ms"]
+    total = sum(split.values())
+    stages = {name: report["stages"][name]["p50_ms"] for name in ("capture", "preprocess", "queue")}
+    stages.update({name: infer_p50 * us / total for name, us in split.items()})
+    stages["sink"] = report["stages"]["sink"]["p50_ms"]
+    result = {
+        "benchmark": "latency",
+        "scenario": scenario,
+        "harness": "mlcommons-loadgen",
+        "engine": engine_name,
+        "model": model.info.get("name"),
+        "frames_per_sample": model.modulation.frames,
+        "target_rate": rate if scenario == "Server" else None,
+        "streams": streams if scenario == "MultiStream" else 1,
+        "policy": report["policy"],
+        "queue": queue,
+        **{key: report[key] for key in ("frames", "dropped_frames", "fps", "e2e_p50_ms", "e2e_p90_ms", "e2e_p99_ms",
+                                        "e2e_max_ms", "accuracy")},
+        "stage_p50_ms": stages,
+        "stage_percentiles_ms": report["stages"],
+        "infer_split_single_frame_us": split,
+        "fused_batch_fps": fused_fps,
+        "pipeline_vs_fused_fps": report["fps"] / fused_fps if fused_fps else None,
+        "loadgen": loadgen,
+    }
+    if histogram:
+        stats = pipeline.stats
+        save_histogram(stats.e2e_ns(stats.recent()) / 1e6, histogram, f"{scenario}, {report['frames']} frames")
+        result["histogram"] = str(histogram)
+    return result

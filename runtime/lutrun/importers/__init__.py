@@ -1,0 +1,1 @@
+"""Readers for LUT networks written by other tools."""

@@ -1,0 +1,106 @@
+"""Bounded hand-offs between pipeline threads, carrying slot numbers (ints), never frames.
+
+A ``Handoff`` either blocks the producer when full (never drop: files,
+datasets) or evicts its oldest entry (latest frame wins: live cameras), and
+hands the consumer everything waiting in one call so that the engine can work
+on batches when it falls behind.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+import numpy as np
+
+
+class Closed(Exception):
+    """The hand-off was closed while waiting."""
+
+
+class Handoff:
+    def __init__(self, capacity: int, drop_oldest: bool) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity, self.drop_oldest = capacity, drop_oldest
+        self._items: deque[int] = deque()
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._closed = False
+
+    def put(self, item: int) -> int | None:
+        """Queue ``item``; return the evicted item when the oldest was dropped. Raises Closed."""
+        with self._lock:
+            while len(self._items) >= self.capacity and not self.drop_oldest and not self._closed:
+                self._not_full.wait(0.1)
+            if self._closed:
+                raise Closed
+            evicted = self._items.popleft() if len(self._items) >= self.capacity else None
+            self._items.append(item)
+            self._not_empty.notify()
+            return evicted
+
+    def get_into(self, out: np.ndarray, timeout: float | None = None) -> int:
+        """Move up to len(out) items into ``out``; wait for at least one.
+
+        Returns 0 on timeout; raises Closed once closed and drained.
+        """
+        with self._lock:
+            if not self._items and not self._closed:
+                self._not_empty.wait(timeout)
+            if not self._items:
+                if self._closed:
+                    raise Closed
+                return 0
+            n = min(len(out), len(self._items))
+            for i in range(n):
+                out[i] = self._items.popleft()
+            self._not_full.notify()
+            return n
+
+    def drain(self) -> list[int]:
+        """Take everything waiting (used when abandoning a stream)."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            self._not_full.notify_all()
+            return items
+
+    def close(self) -> None:
+        """No more puts; getters drain what is left, then see Closed."""
+        with self._lock:
+            self._closed = True
+            self._not_empty.notify_all()
+            self._not_full.notify_all()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+class SlotPool:
+    """Free slot numbers of the pipeline's preallocated frame ring."""
+
+    def __init__(self, size: int) -> None:
+        self._free = deque(range(size))
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def acquire(self) -> int:
+        """A free slot; waits while every slot is in flight. Raises Closed."""
+        with self._cond:
+            while not self._free and not self._closed:
+                self._cond.wait(0.1)
+            if self._closed:
+                raise Closed
+            return self._free.popleft()
+
+    def release(self, slots: np.ndarray | list[int]) -> None:
+        with self._cond:
+            self._free.extend(int(s) for s in slots)
+            self._cond.notify(len(slots))
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

@@ -1,0 +1,322 @@
+"""Frame sources behind one interface, chosen by a URI-like spec.
+
+``camera:0``, ``video:PATH``, ``images:DIR``, ``dataset:PATH`` and ``builtin``;
+options follow a ``?`` as ``key=value&...`` (for example
+``dataset:../shared/data/mnist?rate=1000&jitter=0.2&shift=2&noise=8``).
+A source returns one frame per ``read()``; it paces itself when given a rate
+and reports each frame's arrival time (monotonic ns): the moment a camera
+would have delivered it, so pacing lateness counts as latency.
+"""
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import cv2
+import numpy as np
+
+from lutrun.datasets import load_idx_dataset
+from lutrun.errors import ConfigError, DataError, HardwareError
+
+NO_LABEL = -1
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class SourceFrame:
+    image: np.ndarray  # uint8 HxW or HxWxC; valid until the next read()
+    label: int  # NO_LABEL when unknown
+    arrival_ns: int  # time.monotonic_ns() of delivery
+
+
+class Pacer:
+    """Delivery schedule at ``rate`` frames/s (None or 0: as fast as read): fixed period,
+    uniform jitter (a fraction of the period) or Poisson arrivals."""
+
+    def __init__(self, rate: float | None, jitter: float = 0.0, poisson: bool = False, seed: int = 0) -> None:
+        if rate is not None and rate < 0:
+            raise ConfigError(f"rate must be >= 0 (0: unpaced), got {rate}")
+        if not 0 <= jitter < 1:
+            raise ConfigError(f"jitter is a fraction of the frame period in [0, 1), got {jitter}")
+        self.period_ns = 1e9 / rate if rate else 0.0
+        self.jitter, self.poisson = jitter, poisson
+        self._rng = np.random.default_rng(seed)
+        self._next: float | None = None
+
+    def wait(self) -> int:
+        """Sleep until the next frame is due; return its due time."""
+        now = time.monotonic_ns()
+        if not self.period_ns:
+            return now
+        if self._next is None:
+            self._next = float(now)
+        due = self._next
+        if self.jitter:
+            due += self._rng.uniform(-self.jitter, self.jitter) * self.period_ns
+        gap = self._rng.exponential(self.period_ns) if self.poisson else self.period_ns
+        self._next += gap
+        if due > now:
+            time.sleep((due - now) / 1e9)
+        return int(due)
+
+
+class Source(ABC):
+    """One stream of frames.  ``live`` sources (cameras) may drop frames; the others never should."""
+
+    live = False
+    spec = ""
+
+    def open(self) -> None:
+        """Acquire the device or files (called again to reconnect a live source)."""
+
+    @abstractmethod
+    def read(self) -> SourceFrame | None:
+        """The next frame, or None at the end of the stream; HardwareError when a device fails."""
+
+    def close(self) -> None:
+        """Release the device (idempotent)."""
+
+    def dropped(self, seq: int) -> None:
+        """The pipeline dropped frame ``seq`` (latest-wins policy); sources that must answer for every frame hear of it."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.spec, "live": self.live}
+
+
+class CameraSource(Source):
+    """A V4L2 camera through OpenCV, tuned for latency: one-frame buffer, MJPG or raw, set once after opening."""
+
+    live = True
+
+    def __init__(self, device: str, width: int | None = None, height: int | None = None, fps: float | None = None,
+                 fourcc: str = "MJPG") -> None:
+        self.device = int(device) if device.isdigit() else device
+        self.width, self.height, self.fps = width, height, fps
+        if fourcc.upper() not in ("MJPG", "YUYV", "RAW"):
+            raise ConfigError(f"camera fourcc must be MJPG, YUYV or raw, got {fourcc!r}")
+        self.fourcc = fourcc.upper()
+        self.spec = f"camera:{device}"
+        self._cap: cv2.VideoCapture | None = None
+        self._buffer: np.ndarray | None = None
+
+    def open(self) -> None:
+        self.close()
+        path = f"/dev/video{self.device}" if isinstance(self.device, int) else self.device
+        if not Path(path).exists():
+            raise HardwareError(f"{self.spec}: no camera at {path}")
+        cap = cv2.VideoCapture(self.device, cv2.CAP_V4L2)
+        if not cap.isOpened():
+            cap.release()
+            raise HardwareError(f"{self.spec}: cannot open {path} (busy, or not a capture device)")
+        if self.fourcc != "RAW":
+            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc))
+        for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, self.width), (cv2.CAP_PROP_FRAME_HEIGHT, self.height),
+                            (cv2.CAP_PROP_FPS, self.fps)):
+            if value:
+                cap.set(prop, value)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self._cap = cap
+
+    def read(self) -> SourceFrame | None:
+        if self._cap is None:
+            raise HardwareError(f"{self.spec}: not open")
+        ok, image = self._cap.read(self._buffer)
+        if not ok or image is None:
+            raise HardwareError(f"{self.spec}: no frame (camera unplugged or stalled)")
+        self._buffer = image
+        return SourceFrame(image, NO_LABEL, time.monotonic_ns())
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class _Replay(Source):
+    """Frames from files or memory, optionally paced like a camera and repeated ``loop`` times (0 = forever)."""
+
+    def __init__(self, rate: float | None = None, jitter: float = 0.0, poisson: bool = False, loop: int = 1,
+                 seed: int = 0) -> None:
+        if loop < 0:
+            raise ConfigError(f"loop must be >= 0 (0 repeats forever), got {loop}")
+        self.rate, self.jitter, self.poisson, self.loop, self.seed = rate, jitter, poisson, loop, seed
+        self.pacer = Pacer(rate, jitter, poisson, seed)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "rate": self.rate, "jitter": self.jitter, "poisson": self.poisson, "loop": self.loop}
+
+
+class DatasetSource(_Replay):
+    """Labelled idx images replayed as a stream, optionally with random shifts and noise so it looks like a camera."""
+
+    def __init__(self, path: str, split: str = "test", limit: int | None = None, shift: int = 0, noise: float = 0.0,
+                 **replay: Any) -> None:
+        super().__init__(**replay)
+        if not 0 <= shift <= 8 or noise < 0:
+            raise ConfigError(f"shift must be 0..8 pixels and noise >= 0, got shift={shift}, noise={noise}")
+        self.path, self.split, self.limit, self.shift, self.noise = path, split, limit, shift, noise
+        self.spec = f"dataset:{path}"
+        self._data: tuple[np.ndarray, np.ndarray] | None = None
+        self._rng = np.random.default_rng(self.seed)
+
+    def open(self) -> None:
+        if self._data is None:
+            data = load_idx_dataset(self.path, self.split, self.limit)
+            if len(data.labels) == 0:
+                raise DataError(f"{self.path}: the {self.split} split is empty")
+            self._data = (data.images, data.labels)
+            self._work = np.empty(data.images.shape[1:], np.int16)
+            self._frame = np.empty(data.images.shape[1:], np.uint8)
+        self._index = 0
+
+    def __len__(self) -> int:
+        if self._data is None:
+            self.open()
+        assert self._data is not None
+        return len(self._data[1])
+
+    def read(self) -> SourceFrame | None:
+        assert self._data is not None, "open() first"
+        images, labels = self._data
+        n = len(labels)
+        if self.loop and self._index >= n * self.loop:
+            return None
+        i = self._index % n
+        self._index += 1
+        image = images[i]
+        if self.shift or self.noise:
+            image = self._disturb(image)
+        arrival = self.pacer.wait()
+        return SourceFrame(image, int(labels[i]), arrival)
+
+    def _disturb(self, image: np.ndarray) -> np.ndarray:
+        """Shift by up to ``shift`` pixels (edge-replicated) and add Gaussian noise, into preallocated buffers."""
+        dy, dx = self._rng.integers(-self.shift, self.shift + 1, 2) if self.shift else (0, 0)
+        shifted = np.roll(image, (int(dy), int(dx)), axis=(0, 1)) if (dy or dx) else image
+        np.copyto(self._work, shifted, casting="unsafe")
+        if self.noise:
+            self._work += self._rng.normal(0, self.noise, self._work.shape).astype(np.int16)
+        np.clip(self._work, 0, 255, out=self._work)
+        np.copyto(self._frame, self._work, casting="unsafe")
+        return self._frame
+
+
+class VideoSource(_Replay):
+    """Any file OpenCV can decode; unpaced by default (as fast as it decodes)."""
+
+    def __init__(self, path: str, **replay: Any) -> None:
+        super().__init__(**replay)
+        self.path = path
+        self.spec = f"video:{path}"
+        self._cap: cv2.VideoCapture | None = None
+        self._buffer: np.ndarray | None = None
+        self._pass = 0
+
+    def open(self) -> None:
+        self.close()
+        if not Path(self.path).is_file():
+            raise DataError(f"{self.path}: video file not found")
+        cap = cv2.VideoCapture(self.path)
+        if not cap.isOpened():
+            raise DataError(f"{self.path}: OpenCV cannot decode this file")
+        self._cap = cap
+        self._pass = 1
+
+    def read(self) -> SourceFrame | None:
+        assert self._cap is not None, "open() first"
+        ok, image = self._cap.read(self._buffer)
+        if not ok:
+            if self._pass == 0 or (self.loop and self._pass >= self.loop):
+                return None
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._pass += 1
+            ok, image = self._cap.read(self._buffer)
+            if not ok:
+                return None
+        self._buffer = image
+        return SourceFrame(image, NO_LABEL, self.pacer.wait())
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class ImagesSource(_Replay):
+    """Image files of a directory in name order; a name starting ``<digits>_`` gives the label."""
+
+    def __init__(self, path: str, **replay: Any) -> None:
+        super().__init__(**replay)
+        self.path = path
+        self.spec = f"images:{path}"
+        self._files: list[Path] = []
+
+    def open(self) -> None:
+        directory = Path(self.path)
+        if not directory.is_dir():
+            raise DataError(f"{self.path}: image directory not found")
+        self._files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self._files:
+            raise DataError(f"{self.path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+        self._index = 0
+
+    def read(self) -> SourceFrame | None:
+        n = len(self._files)
+        if self.loop and self._index >= n * self.loop:
+            return None
+        path = self._files[self._index % n]
+        self._index += 1
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None or image.dtype != np.uint8:
+            raise DataError(f"{path}: not a readable 8-bit image")
+        match = re.match(r"(\d+)_", path.name)
+        return SourceFrame(image, int(match.group(1)) if match else NO_LABEL, self.pacer.wait())
+
+
+def builtin_dataset_dir() -> Path:
+    from lutrun.resources import DATA
+
+    return DATA / "sample"
+
+
+# option name -> parser, per source kind
+_REPLAY_OPTIONS = {"rate": float, "jitter": float, "poisson": lambda v: v.lower() in ("1", "true", "yes"),
+                   "loop": int, "seed": int}
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "camera": {"width": int, "height": int, "fps": float, "fourcc": str},
+    "video": _REPLAY_OPTIONS,
+    "images": _REPLAY_OPTIONS,
+    "dataset": {**_REPLAY_OPTIONS, "split": str, "limit": int, "shift": int, "noise": float},
+}
+_OPTIONS["builtin"] = _OPTIONS["dataset"]
+_KINDS = {"camera": CameraSource, "video": VideoSource, "images": ImagesSource, "dataset": DatasetSource}
+# The built-in stream: the shipped sample played five times at 1000 frames/s, like a fast camera.
+BUILTIN_DEFAULTS = {"rate": 1000.0, "loop": 5}
+
+
+def open_source(spec: str) -> Source:
+    """Build (not yet open) the source named by ``spec``; ConfigError names what is wrong with it."""
+    head, _, query = spec.partition("?")
+    kind, _, target = head.partition(":")
+    if kind not in _OPTIONS or (kind == "builtin" and target):
+        raise ConfigError(f"unknown source {spec!r}: use builtin, camera:N, video:PATH, images:DIR or dataset:DIR")
+    if kind != "builtin" and not target:
+        raise ConfigError(f"source {spec!r} needs a target after '{kind}:'")
+    options: dict[str, Any] = dict(BUILTIN_DEFAULTS) if kind == "builtin" else {}
+    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+        if key not in _OPTIONS[kind]:
+            raise ConfigError(f"source {spec!r}: unknown option {key!r} (known: {', '.join(sorted(_OPTIONS[kind]))})")
+        try:
+            options[key] = _OPTIONS[kind][key](value)
+        except ValueError:
+            raise ConfigError(f"source {spec!r}: bad value {value!r} for {key}") from None
+    if kind == "builtin":
+        source = DatasetSource(str(builtin_dataset_dir()), **options)
+        source.spec = "builtin"
+        return source
+    return _KINDS[kind](target, **options)

@@ -1,0 +1,69 @@
+"""The demo and the latency benchmark as a user runs them: subprocesses, JSON out, bounded shutdown."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+LUTRUN = [sys.executable, "-c", "from lutrun.cli import main; main()"]
+
+
+def test_demo_runs_headless_on_the_builtin_stream(tmp_path):
+    result = subprocess.run([*LUTRUN, "demo", "--duration", "2", "--headless", "--jsonl", str(tmp_path / "f.jsonl")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert 1500 < summary["frames"] <= 2100 and summary["dropped_frames"] == 0
+    assert summary["accuracy"] > 0.95 and summary["sources"][0]["source"] == "builtin"
+    assert "fps" in result.stderr and "accuracy" in result.stderr  # the live status lines
+    assert len((tmp_path / "f.jsonl").read_text().splitlines()) == summary["frames"]
+
+
+def test_display_falls_back_to_headless():
+    result = subprocess.run([*LUTRUN, "demo", "--duration", "0.3", "--display"], capture_output=True, text=True,
+                            timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert "running headless" in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT])
+def test_ctrl_c_stops_an_endless_stream_quickly(sig):
+    proc = subprocess.Popen([*LUTRUN, "demo", "--source", "builtin?loop=0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    assert proc.poll() is None
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=10)
+    assert time.monotonic() - sent < 3
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["interrupted"] is True and summary["frames"] > 100
+
+
+def test_missing_camera_fails_fast_with_one_line():
+    t0 = time.monotonic()
+    result = subprocess.run([*LUTRUN, "demo", "--source", "camera:47"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and time.monotonic() - t0 < 30
+    assert result.stderr.strip() == "lutrun: error: camera:47: no camera at /dev/video47"
+
+
+@pytest.mark.parametrize("scenario", ["SingleStream", "MultiStream", "Server", "Offline"])
+def test_latency_benchmark_scenarios(scenario, tmp_path):
+    png = tmp_path / "h.png"
+    result = subprocess.run([sys.executable, "apps/bench_latency.py", "--scenario", scenario, "--duration", "1",
+                             "--generic", "--histogram", str(png)], capture_output=True, text=True, timeout=300,
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["scenario"] == scenario and out["harness"] == "mlcommons-loadgen"
+    for key in ("frames", "dropped_frames", "fps", "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms"):
+        assert out[key] >= 0, key
+    assert out["frames"] > 0 and out["e2e_p50_ms"] <= out["e2e_p99_ms"] <= out["e2e_max_ms"]
+    assert set(out["stage_p50_ms"]) == {"capture", "preprocess", "queue", "modulate", "engine", "vote", "sink"}
+    assert out["accuracy"] > 0.9 and "valid" in out["loadgen"]
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,169 @@
+"""The pipeline: ordering and accounting under both policies, shutdown, reconnection, sinks."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from lutrun.engines import create_engine
+from lutrun.engines.cpu import CpuEngine
+from lutrun.errors import HardwareError, InputShapeError
+from lutrun.resources import resolve_model
+from lutrun.stream import JsonlSink, Pipeline, PipelineOptions, VideoSink, open_source
+from lutrun.stream.sinks import Batch, Sink
+from lutrun.stream.sources import DatasetSource, builtin_dataset_dir
+from lutrun.votes import predict
+from lutrun.datasets import load_idx_dataset
+
+
+@pytest.fixture(scope="module")
+def model():
+    # Stochastic modulation depends on each frame's position: the strictest check of frame accounting.
+    return resolve_model(None).with_modulation(method="stochastic")
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_idx_dataset(builtin_dataset_dir(), "test")
+
+
+class Collect(Sink):
+    def __init__(self):
+        self.seq, self.pred, self.labels, self.batches = [], [], [], 0
+
+    def write(self, batch: Batch) -> None:
+        self.seq += batch.seq.tolist()
+        self.pred += batch.predictions.tolist()
+        self.labels += batch.labels.tolist()
+        self.batches += 1
+
+
+class SlowEngine(CpuEngine):
+    """The C engine made slower than the source, to overload the pipeline on purpose."""
+
+    def classify_into(self, rows, scores, frame0=0):
+        time.sleep(0.002)
+        super().classify_into(rows, scores, frame0)
+
+
+def lutrun_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("lutrun-")]
+
+
+def test_never_drop_source_delivers_every_frame_once_in_order(model, sample):
+    sink = Collect()
+    with create_engine("cpu", model) as engine:
+        summary = Pipeline(open_source("builtin?rate=0&loop=1"), engine, [sink]).run()
+        batch_path = predict(engine.classify(sample.images, frame0=0))
+    assert summary["policy"] == "all" and summary["dropped_frames"] == 0
+    assert sink.seq == list(range(1000))
+    assert sink.pred == batch_path.tolist()
+    assert sink.labels == sample.labels.tolist()
+    assert summary["frames"] == 1000 and summary["accuracy"] == pytest.approx(np.mean(batch_path == sample.labels))
+    assert summary["e2e_max_ms"] > 0 and not lutrun_threads()
+
+
+def test_two_streams_keep_their_own_order(model, sample):
+    sink = Collect()
+    streams = []
+
+    class ByStream(Sink):
+        def write(self, batch):
+            streams.extend(zip(batch.stream.tolist(), batch.seq.tolist(), batch.predictions.tolist()))
+
+    sources = [open_source("builtin?rate=0&loop=1&limit=300"), open_source("builtin?rate=0&loop=1&limit=200")]
+    with create_engine("cpu", model) as engine:
+        Pipeline(sources, engine, [sink, ByStream()]).run()
+        expected = predict(engine.classify(sample.images[:300])).tolist()
+    for s, n in ((0, 300), (1, 200)):
+        mine = [(seq, p) for stream, seq, p in streams if stream == s]
+        assert [seq for seq, _ in mine] == list(range(n))
+        assert [p for _, p in mine] == expected[:n]
+
+
+def test_live_overload_drops_oldest_and_newest_wins(model, sample):
+    sink = Collect()
+    engine = SlowEngine(model)
+    source = open_source("builtin?rate=2000&loop=1&limit=400")
+    summary = Pipeline(source, engine, [sink], PipelineOptions(policy="latest", queue=2)).run()
+    assert summary["dropped_frames"] > 100  # the engine manages ~500 calls/s, the source sends 2000 frames/s
+    assert summary["frames"] + summary["dropped_frames"] == 400
+    assert sink.seq == sorted(set(sink.seq)) and sink.seq[-1] == 399  # in order, once each, newest frame last
+    with create_engine("cpu", model) as reference:
+        expected = predict(reference.classify(sample.images[:400]))
+    assert sink.pred == expected[sink.seq].tolist()  # dropped frames do not shift anyone's modulation
+
+
+def test_duration_stops_an_endless_stream_and_leaves_no_thread(model):
+    with create_engine("cpu", model) as engine:
+        t0 = time.monotonic()
+        summary = Pipeline(open_source("builtin?loop=0"), engine).run(duration=0.5)
+    assert time.monotonic() - t0 < 3
+    assert 300 < summary["frames"] < 700 and summary["fps"] == pytest.approx(1000, rel=0.1)
+    assert not lutrun_threads()
+
+
+class FlakyCamera(DatasetSource):
+    """A live source whose device fails twice mid-stream and then comes back (as an unplugged camera does)."""
+
+    live = True
+
+    def __init__(self):
+        super().__init__(str(builtin_dataset_dir()), limit=50, rate=2000.0, loop=1)
+        self.failures, self.opens = 0, 0
+
+    def open(self):
+        self.opens += 1
+        if self.opens == 2:
+            raise HardwareError("camera:flaky: cannot open (still unplugged)")
+        if self._data is None:
+            super().open()
+
+    def read(self):
+        if self._index == 20 and self.failures == 0:
+            self.failures += 1
+            raise HardwareError("camera:flaky: no frame (camera unplugged or stalled)")
+        return super().read()
+
+
+def test_live_source_failure_is_reported_and_retried(model):
+    source = FlakyCamera()
+    with create_engine("cpu", model) as engine:
+        summary = Pipeline(source, engine, options=PipelineOptions(policy="all", retry_s=(0.01, 0.05))).run()
+    assert summary["frames"] == 50 and source.opens == 3
+    assert summary["source_errors"] == ["camera:flaky: no frame (camera unplugged or stalled)",
+                                        "camera:flaky: cannot open (still unplugged)"]
+
+
+def test_bad_frame_stops_the_pipeline_with_a_clear_error(model, tmp_path):
+    cv2.imwrite(str(tmp_path / "0_a.png"), np.zeros((4, 4, 3), np.uint16))
+    with create_engine("cpu", model) as engine, pytest.raises(Exception, match="8-bit"):
+        Pipeline(open_source(f"images:{tmp_path}"), engine).run()
+    assert not lutrun_threads()
+    with pytest.raises(InputShapeError):
+        from lutrun.preprocess import Preprocessor
+        Preprocessor((28, 28, 1))(np.zeros((4, 4), np.float32))
+
+
+def test_jsonl_and_annotated_video(model, tmp_path):
+    jsonl, video = tmp_path / "out.jsonl", tmp_path / "out.avi"
+    with create_engine("cpu", model) as engine:
+        Pipeline(open_source("builtin?rate=0&loop=1&limit=40"), engine, [JsonlSink(jsonl), VideoSink(video)]).run()
+        expected = predict(engine.classify(load_idx_dataset(builtin_dataset_dir(), "test", 40).images))
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [r["seq"] for r in records] == list(range(40))
+    assert [r["prediction"] for r in records] == expected.tolist()
+    assert all(sum(r["scores"]) > 0 and r["stages_us"]["infer"] > 0 for r in records)
+    cap = cv2.VideoCapture(str(video))
+    count = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        count += 1
+        assert frame.shape[0] == 240 and frame.shape[1] > 240
+    assert count == 40
