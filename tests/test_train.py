@@ -8,6 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from lutrun.errors import ConfigError  # noqa: E402
 from lutrun.engines import create_engine  # noqa: E402
 from lutrun.modelfile import load_model  # noqa: E402
 from lutrun.train.config import TrainConfig  # noqa: E402
@@ -33,9 +34,10 @@ def test_gradient_equals_stochastic_form_derivative_at_binary_points():
     inputs = torch.tensor([[0, 1, 2], [2, 3, 0]])
     table = torch.rand(2, 8, generator=gen, dtype=torch.float64, requires_grad=True)
     x = torch.randint(0, 2, (16, 4), generator=gen).double().requires_grad_(True)
-    torch.autograd.gradcheck(lambda t: _LutFunction.apply(x, t, inputs), (table,))  # exact in W: finite differences
+    rows = torch.arange(2)
+    torch.autograd.gradcheck(lambda t: _LutFunction.apply(x, t, inputs, rows), (table,))  # exact in W: finite differences
     weights = torch.randn(16, 2, dtype=torch.float64, generator=gen)
-    (_LutFunction.apply(x, table, inputs) * weights).sum().backward()
+    (_LutFunction.apply(x, table, inputs, rows) * weights).sum().backward()
     xs = x.detach().clone().requires_grad_(True)
     ts = table.detach().clone().requires_grad_(True)
     (_stochastic_lut(xs, ts, inputs) * weights).sum().backward()
@@ -70,7 +72,8 @@ def test_export_round_trip_with_binary_tables(rng):
     from lutrun.train.loop import export
 
     cfg = TrainConfig(layers=[40, 20], wiring=["random"], fan_in=4)
-    net = LutNet([rng.integers(0, 49, (40, 4)).astype(np.int32), rng.integers(0, 40, (20, 4)).astype(np.int32)], 0)
+    net = LutNet([(rng.integers(0, 49, (40, 4)).astype(np.int32), None),
+                  (rng.integers(0, 40, (20, 4)).astype(np.int32), None)], 0)
     with torch.no_grad():
         for layer in net.layers:
             layer.table.copy_((torch.rand_like(layer.table) > 0.5).float())
@@ -78,6 +81,34 @@ def test_export_round_trip_with_binary_tables(rng):
     bits = rng.integers(0, 2, (500, 49), dtype=np.uint8)
     float_out = (net(torch.from_numpy(bits).float()) > 0.5).numpy().astype(np.uint8)
     np.testing.assert_array_equal(create_engine("cpu", model).run_bits(bits), float_out)
+
+
+def test_conv_stage_shares_tables_and_unrolls_exactly(rng):
+    from lutrun.train.loop import build_wirings, export
+
+    cfg = TrainConfig(conv=["4x3s2"], layers=[30], wiring=["random"], fan_in=5)
+    wirings = build_wirings(cfg, (8, 8, 1))
+    inputs, rows = wirings[0]
+    assert inputs.shape == (4 * 4 * 4, 5) and rows.tolist() == list(range(4)) * 16
+    ys, xs = np.divmod(inputs, 8)
+    centre_y, centre_x = np.divmod(np.repeat(np.arange(16), 4), 4)
+    assert np.all(np.abs(ys - 2 * centre_y[:, None]) <= 1) and np.all(np.abs(xs - 2 * centre_x[:, None]) <= 1)
+    offsets = (ys - 2 * centre_y[:, None]) * 8 + xs - 2 * centre_x[:, None]  # one tap pattern per channel
+    interior = [i for i in range(64) if 0 < centre_y[i] < 3 and 0 < centre_x[i] < 3]
+    for c in range(4):
+        assert len({tuple(offsets[i]) for i in interior if rows[i] == c}) == 1
+    net = LutNet(wirings, 0)
+    assert net.layers[0].table.shape == (4, 32)  # four shared tables, not 64
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.table.copy_((torch.rand_like(layer.table) > 0.5).float())
+    model = export(net, cfg, (8, 8, 1), {})
+    assert [layer.width for layer in model.layers] == [64, 30]
+    bits = rng.integers(0, 2, (300, 64), dtype=np.uint8)
+    float_out = (net(torch.from_numpy(bits).float()) > 0.5).numpy().astype(np.uint8)
+    np.testing.assert_array_equal(create_engine("cpu", model).run_bits(bits), float_out)
+    with pytest.raises(ConfigError, match="CHANNELSxKERNEL"):
+        TrainConfig(conv=["4by3"])
 
 
 def test_short_training_run_writes_a_valid_model(mnist_dir, tmp_path):

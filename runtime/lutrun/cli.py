@@ -89,6 +89,8 @@ def bench_engine_cmd(model_path: str | None, layers: tuple[int, ...] | None, k: 
 @click.option("--layers", callback=_int_list, help="LUT layer widths, e.g. 2000,800,400.")
 @click.option("--wiring", help="Per layer: random or local (comma-separated; one value applies to all).")
 @click.option("--window", type=click.IntRange(1), help="Receptive window of local first-layer LUTs.")
+@click.option("--conv", "conv_stages", help="Convolution-like LUT stages before --layers, each CHANNELSxKERNEL[sSTRIDE], "
+              "e.g. 16x5s2,32x3s2 (tables shared per channel while training, unrolled in the model).")
 @click.option("--fan-in", type=click.IntRange(1, 6))
 @click.option("--shift", type=click.IntRange(0, 4), help="Augmentation: random shifts of up to N pixels.")
 @click.option("--method", type=click.Choice(["thermometer", "stochastic", "sigma-delta"]))
@@ -97,16 +99,20 @@ def bench_engine_cmd(model_path: str | None, layers: tuple[int, ...] | None, k: 
 @click.option("--epochs", type=click.IntRange(1))
 @click.option("--batch", type=click.IntRange(1))
 @click.option("--lr", type=float)
+@click.option("--temperature", type=click.FloatRange(0, min_open=True),
+              help="Softmax temperature on the per-class mean vote (default 0.1; lower is sharper).")
 @click.option("--seed", type=int)
 @click.option("--limit", type=click.IntRange(1), help="Use only the first N training images.")
 @click.option("--name", help="Model name stored in meta.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint (OUT.ckpt).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(config_path: str | None, resume: bool, quiet: bool, wiring: str | None, **flags: Any) -> None:
+def train(config_path: str | None, resume: bool, quiet: bool, wiring: str | None, conv_stages: str | None,
+          **flags: Any) -> None:
     """Train a LUT-network on an idx dataset and export it (needs lutrun[train])."""
     from lutrun.train import TrainConfig
 
     flags["wiring"] = wiring.split(",") if wiring else None
+    flags["conv"] = conv_stages.split(",") if conv_stages else None
     flags["layers"] = list(flags["layers"]) if flags["layers"] else None
     cfg = TrainConfig.load(config_path, **{k.replace("-", "_"): v for k, v in flags.items()})
     if not cfg.data:

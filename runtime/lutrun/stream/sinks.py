@@ -72,7 +72,7 @@ class ConsoleSink(Sink):
         if self.bar:
             from tqdm import tqdm
 
-            self._tqdm = tqdm(unit="frame", file=self.stream, dynamic_ncols=True, mininterval=self.every_s)
+            self._tqdm = tqdm(unit=" frames", file=self.stream, dynamic_ncols=True, mininterval=self.every_s)
 
     def status(self) -> str:
         assert self._stats is not None

@@ -9,6 +9,7 @@ from typing import Any
 
 from lutrun.errors import ConfigError
 from lutrun.model import METHODS
+from lutrun.train.wiring import parse_conv
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,6 +27,7 @@ class TrainConfig:
     fan_in: int = 6
     wiring: list[str] = field(default_factory=lambda: ["local", "random", "random"])
     window: int = 7
+    conv: list[str] = field(default_factory=list)
     shift: int = 0
     method: str = "thermometer"
     frames: int = 15
@@ -47,6 +49,11 @@ class TrainConfig:
             self.wiring = self.wiring * len(self.layers)
         if len(self.wiring) != len(self.layers) or any(w not in WIRINGS for w in self.wiring):
             raise ConfigError(f"wiring needs one of {WIRINGS} per layer, got {self.wiring}")
+        for spec in self.conv:
+            try:
+                parse_conv(spec)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if not 1 <= self.fan_in <= 6:
             raise ConfigError("fan_in must be 1..6")
         if self.method not in METHODS:

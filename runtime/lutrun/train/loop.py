@@ -24,21 +24,27 @@ from lutrun.modelfile import save_model
 from lutrun.modulate import modulate
 from lutrun.train.config import TrainConfig
 from lutrun.train.lut import LutNet
-from lutrun.train.wiring import local_image_wiring, local_wiring, random_wiring
+from lutrun.train.wiring import conv_wiring, local_image_wiring, local_wiring, parse_conv, random_wiring
 
 N_CLASSES = 10
 
 
-def build_wirings(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[np.ndarray]:
+def build_wirings(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """Per layer: inputs [width, k] and shared-table rows (convolution stages) or None."""
     rng = np.random.default_rng(cfg.seed)
-    prev, out = input_shape[0] * input_shape[1] * input_shape[2], []
+    out: list[tuple[np.ndarray, np.ndarray | None]] = []
+    grid = input_shape
+    for spec in cfg.conv:
+        inputs, rows, grid = conv_wiring(rng, cfg.fan_in, grid, *parse_conv(spec))
+        out.append((inputs, rows))
+    prev = grid[0] * grid[1] * grid[2]
     for i, (n, kind) in enumerate(zip(cfg.layers, cfg.wiring)):
         if kind == "random":
-            out.append(random_wiring(rng, n, cfg.fan_in, prev))
+            out.append((random_wiring(rng, n, cfg.fan_in, prev), None))
         elif i == 0:
-            out.append(local_image_wiring(rng, n, cfg.fan_in, input_shape, cfg.window))
+            out.append((local_image_wiring(rng, n, cfg.fan_in, grid, cfg.window), None))
         else:
-            out.append(local_wiring(rng, n, cfg.fan_in, prev))
+            out.append((local_wiring(rng, n, cfg.fan_in, prev), None))
         prev = n
     return out
 

@@ -17,13 +17,13 @@ from torch import nn
 
 class _LutFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, table: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        n, size = table.shape
-        k = inputs.shape[1]
+    def forward(ctx, x: torch.Tensor, table: torch.Tensor, inputs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        size = table.shape[1]
+        n, k = inputs.shape
         address = torch.zeros((x.shape[0], n), dtype=torch.long, device=x.device)
         for m in range(k):
             address |= (x[:, inputs[:, m]] > 0.5).long() << m
-        flat = address + (torch.arange(n, device=x.device) * size)[None, :]
+        flat = address + (rows * size)[None, :]
         ctx.save_for_backward(flat, table, inputs)
         ctx.n_prev = x.shape[1]
         return table.reshape(-1)[flat]
@@ -37,20 +37,26 @@ class _LutFunction(torch.autograd.Function):
         for m in range(inputs.shape[1]):
             bit = 1 << m
             grad_x.index_add_(1, inputs[:, m], grad * (t[flat | bit] - t[flat & ~bit]))
-        return grad_x, grad_table, None
+        return grad_x, grad_table, None, None
 
 
 class LutLayer(nn.Module):
-    """``width`` LUTs reading the given input indices [width, k]."""
+    """``width`` LUTs reading the given input indices [width, k].
 
-    def __init__(self, inputs: np.ndarray, generator: torch.Generator) -> None:
+    ``rows`` (optional) makes LUTs share tables: LUT i uses table ``rows[i]``, as the
+    positions of one channel of a convolution do.
+    """
+
+    def __init__(self, inputs: np.ndarray, generator: torch.Generator, rows: np.ndarray | None = None) -> None:
         super().__init__()
         n, k = inputs.shape
+        rows = np.arange(n) if rows is None else rows
         self.register_buffer("inputs", torch.from_numpy(inputs.astype(np.int64)))
-        self.table = nn.Parameter(0.5 + 0.1 * torch.randn(n, 1 << k, generator=generator))
+        self.register_buffer("rows", torch.from_numpy(rows.astype(np.int64)))
+        self.table = nn.Parameter(0.5 + 0.1 * torch.randn(int(rows.max()) + 1, 1 << k, generator=generator))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _LutFunction.apply(x, self.table, self.inputs)
+        return _LutFunction.apply(x, self.table, self.inputs, self.rows)
 
     def clamp_(self) -> None:
         with torch.no_grad():
@@ -58,17 +64,18 @@ class LutLayer(nn.Module):
 
     def export_tables(self) -> np.ndarray:
         """Binarised tables, LUT6.INIT convention: bit j set where W_j > 0.5."""
-        bits = (self.table.detach().cpu().numpy() > 0.5).astype(np.uint64)
+        bits = (self.table.detach().cpu().numpy()[self.rows.cpu().numpy()] > 0.5).astype(np.uint64)
         return (bits << np.arange(bits.shape[1], dtype=np.uint64)[None, :]).sum(axis=1, dtype=np.uint64)
 
 
 class LutNet(nn.Module):
     """Layers of LUTs with hard 0/1 activations between them (straight-through gradient)."""
 
-    def __init__(self, wirings: list[np.ndarray], seed: int) -> None:
+    def __init__(self, wirings: list[tuple[np.ndarray, np.ndarray | None]], seed: int) -> None:
+        """``wirings``: per layer, its inputs [width, k] and table rows (None: a table per LUT)."""
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
-        self.layers = nn.ModuleList(LutLayer(w, generator) for w in wirings)
+        self.layers = nn.ModuleList(LutLayer(inputs, generator, rows) for inputs, rows in wirings)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """0/1 samples [S, n_inputs] -> last layer's real outputs W[address] in [0, 1]."""
