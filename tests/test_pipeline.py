@@ -139,6 +139,38 @@ def test_live_source_failure_is_reported_and_retried(model):
                                         "camera:flaky: cannot open (still unplugged)"]
 
 
+class UnpluggedCamera(DatasetSource):
+    """Fails after 10 frames and never comes back."""
+
+    live = True
+
+    def __init__(self):
+        super().__init__(str(builtin_dataset_dir()), limit=50, rate=2000.0, loop=1)
+        self.opens = 0
+
+    def open(self):
+        self.opens += 1
+        if self.opens > 1:
+            raise HardwareError("camera:gone: cannot open")
+        super().open()
+
+    def read(self):
+        if self._index == 10:
+            raise HardwareError("camera:gone: no frame")
+        return super().read()
+
+
+def test_stopping_while_a_camera_is_away_is_a_clean_finish(model):
+    source = UnpluggedCamera()
+    with create_engine("cpu", model) as engine:
+        t0 = time.monotonic()
+        summary = Pipeline(source, engine, options=PipelineOptions(retry_s=(0.02, 0.1))).run(duration=0.5)
+    assert time.monotonic() - t0 < 2.5 and not lutrun_threads()
+    assert summary["frames"] + summary["dropped_frames"] == 10 and source.opens >= 3
+    assert summary["source_errors"][0] == "camera:gone: no frame"
+    assert set(summary["source_errors"][1:]) == {"camera:gone: cannot open"}
+
+
 def test_bad_frame_stops_the_pipeline_with_a_clear_error(model, tmp_path):
     cv2.imwrite(str(tmp_path / "0_a.png"), np.zeros((4, 4, 3), np.uint16))
     with create_engine("cpu", model) as engine, pytest.raises(Exception, match="8-bit"):

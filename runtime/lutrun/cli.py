@@ -100,7 +100,7 @@ def bench_engine_cmd(model_path: str | None, layers: tuple[int, ...] | None, k: 
 @click.option("--batch", type=click.IntRange(1))
 @click.option("--lr", type=float)
 @click.option("--temperature", type=click.FloatRange(0, min_open=True),
-              help="Softmax temperature on the per-class mean vote (default 0.1; lower is sharper).")
+              help="Softmax temperature on the per-class mean vote (default 0.05; lower is sharper).")
 @click.option("--seed", type=int)
 @click.option("--limit", type=click.IntRange(1), help="Use only the first N training images.")
 @click.option("--name", help="Model name stored in meta.")

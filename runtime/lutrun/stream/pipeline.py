@@ -104,14 +104,13 @@ class Pipeline:
 
         Returns the summary; raises the first stage failure (after shutting down cleanly).
         """
-        for source in self.sources:
-            source.open()  # a missing camera or file fails here, before any thread starts
         interrupted = False
         switch_interval = sys.getswitchinterval()
         try:
+            for source in self.sources:
+                source.open()  # a missing camera or file fails here, before any thread starts
             if self.options.switch_interval_s:
                 sys.setswitchinterval(self.options.switch_interval_s)
-
             for sink in self.sinks:
                 sink.open(self)
             self._start()
@@ -175,8 +174,10 @@ class Pipeline:
                 try:
                     frame = source.read()
                 except HardwareError as exc:
-                    if not source.live or not self._reconnect(source, exc):
+                    if not source.live:
                         raise
+                    if not self._reconnect(source, exc):
+                        break  # asked to stop while the device was away
                     continue
                 if frame is None:
                     break

@@ -35,7 +35,7 @@ class TrainConfig:
     epochs: int = 10
     batch: int = 128
     lr: float = 0.01
-    temperature: float = 0.1
+    temperature: float = 0.05
     seed: int = 1
     limit: int | None = None
     validation: int = 5000
