@@ -57,6 +57,9 @@ class Preprocessor:
         if min(frame.shape[:2]) < 1:
             raise InputShapeError(f"empty frame {frame.shape}")
         h, w, _ = self.shape
+        if out is not None and frame.shape == self._resized.shape and not (self.normalize or self.invert):
+            np.copyto(out, frame.reshape(self.shape))  # already the model's input: one copy, nothing else
+            return out
         image = self._cropped(self._colour(frame))
         if image.shape[:2] == (h, w):
             np.copyto(self._resized, image.reshape(self._resized.shape))
