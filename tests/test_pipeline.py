@@ -13,7 +13,7 @@ from lutrun.engines import create_engine
 from lutrun.engines.cpu import CpuEngine
 from lutrun.errors import HardwareError, InputShapeError
 from lutrun.resources import resolve_model
-from lutrun.stream import JsonlSink, Pipeline, PipelineOptions, VideoSink, open_source
+from lutrun.stream import ConsoleSink, JsonlSink, Pipeline, PipelineOptions, VideoSink, open_source
 from lutrun.stream.sinks import Batch, Sink
 from lutrun.stream.sources import DatasetSource, builtin_dataset_dir
 from lutrun.votes import predict
@@ -199,3 +199,15 @@ def test_jsonl_and_annotated_video(model, tmp_path):
         count += 1
         assert frame.shape[0] == 240 and frame.shape[1] > 240
     assert count == 40
+
+
+def test_console_status_every_n_frames(model):
+    import io
+
+    out = io.StringIO()
+    with create_engine("cpu", model) as engine:
+        Pipeline(open_source("builtin?rate=0&loop=1&limit=500"), engine,
+                 [ConsoleSink(stream=out, bar=False, every_frames=100)], PipelineOptions(max_batch=1)).run()
+    lines = out.getvalue().splitlines()
+    assert [int(line.split()[0]) for line in lines] == [100, 200, 300, 400, 500]
+    assert all("fps" in line and "p99" in line and "dropped 0" in line and "accuracy" in line for line in lines[1:])

@@ -138,11 +138,12 @@ def train(config_path: str | None, resume: bool, quiet: bool, wiring: str | None
 @click.option("--duration", type=click.FloatRange(0, min_open=True), help="Stop after S seconds.")
 @click.option("--policy", type=click.Choice(["latest", "all"]), help="Drop stale frames or never drop "
               "(default: latest for cameras, all otherwise).")
+@click.option("--status-every", type=click.IntRange(1), help="A status line every N frames (default: every second).")
 @click.option("--invert", is_flag=True, help="Swap black and white (dark digits on white paper).")
 @click.option("--normalize", is_flag=True, help="Stretch each frame's contrast to 0..255.")
 def demo(source_specs: tuple[str, ...], model_path: str | None, engine_name: str, specialise: bool,
          frames: int | None, display: bool, record: str | None, jsonl: str | None, duration: float | None,
-         policy: str | None, invert: bool, normalize: bool) -> None:
+         policy: str | None, status_every: int | None, invert: bool, normalize: bool) -> None:
     """Classify a live stream and print a running status, then a JSON summary.
 
     With no options: the shipped model on the built-in stream (1,000 MNIST test images, five times, at 1000 fps).
@@ -153,7 +154,7 @@ def demo(source_specs: tuple[str, ...], model_path: str | None, engine_name: str
 
     model = _model(model_path).with_modulation(frames=frames)
     sources = [open_source(spec) for spec in source_specs or ("builtin",)]
-    sinks: list[Any] = [ConsoleSink()]
+    sinks: list[Any] = [ConsoleSink(every_frames=status_every)]
     if display:
         why_not = display_available()
         if why_not:
