@@ -27,7 +27,7 @@ def test_default_model_reaches_its_documented_accuracy(mnist_dir):
     assert len(test.labels) == 10000
     result = evaluate(create_engine("cpu", model), test.images, test.labels)
     assert result["accuracy"] == pytest.approx(model.info["accuracy"]["test"], abs=1e-9)
-    assert result["accuracy"] >= 0.975
+    assert result["accuracy"] >= 0.98  # the target for <= 3,200 LUTs at F = 15
     assert np.sum(result["confusion"]) == 10000
 
 
