@@ -77,12 +77,14 @@ class QuerySource(Source):
             self._seq += 1
         return SourceFrame(self.images[index], int(self.labels[index]), issued)
 
-    def take(self, seqs: np.ndarray) -> list[int]:
+    def complete(self, seqs: np.ndarray | list[int]) -> None:
+        """Tell LoadGen the frames numbered ``seqs`` are done."""
         with self._cond:
-            return [self._ids.pop(int(s)) for s in seqs]
+            ids = [self._ids.pop(int(s)) for s in seqs]
+        self._complete(ids)
 
     def dropped(self, seq: int) -> None:
-        self._complete(self.take(np.array([seq])))
+        self.complete([seq])
 
     def close(self) -> None:
         """Answer whatever LoadGen still waits for (after a failure), so that its test can end."""
@@ -101,7 +103,7 @@ class CompletionSink(Sink):
         self.source = source
 
     def write(self, batch: Batch) -> None:
-        self.source._complete(self.source.take(batch.seq))
+        self.source.complete(batch.seq)
 
 
 def _settings(lg: Any, scenario: str, rate: float, duration: float, streams: int, expected_fps: float) -> Any:

@@ -40,31 +40,18 @@ class Handoff:
             self._not_empty.notify()
             return evicted
 
-    def get_into(self, out: np.ndarray, timeout: float | None = None) -> int:
-        """Move up to len(out) items into ``out``; wait for at least one.
-
-        Returns 0 on timeout; raises Closed once closed and drained.
-        """
+    def get_into(self, out: np.ndarray) -> int:
+        """Move up to len(out) items into ``out``, waiting for at least one; raises Closed once closed and drained."""
         with self._lock:
-            if not self._items and not self._closed:
-                self._not_empty.wait(timeout)
+            while not self._items and not self._closed:
+                self._not_empty.wait()
             if not self._items:
-                if self._closed:
-                    raise Closed
-                return 0
+                raise Closed
             n = min(len(out), len(self._items))
             for i in range(n):
                 out[i] = self._items.popleft()
             self._not_full.notify()
             return n
-
-    def drain(self) -> list[int]:
-        """Take everything waiting (used when abandoning a stream)."""
-        with self._lock:
-            items = list(self._items)
-            self._items.clear()
-            self._not_full.notify_all()
-            return items
 
     def close(self) -> None:
         """No more puts; getters drain what is left, then see Closed."""
@@ -72,10 +59,6 @@ class Handoff:
             self._closed = True
             self._not_empty.notify_all()
             self._not_full.notify_all()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
 
 
 class SlotPool:

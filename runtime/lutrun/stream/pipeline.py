@@ -90,7 +90,6 @@ class Pipeline:
         self._count_lock = threading.Lock()
         self._failure: BaseException | None = None
         self._threads: list[threading.Thread] = []
-        self.started_ns = 0
 
     # -- control ----------------------------------------------------------------
 
@@ -142,7 +141,6 @@ class Pipeline:
                 "sources": [s.describe() for s in self.sources], "engine": self.engine.describe()}
 
     def _start(self) -> None:
-        self.started_ns = time.monotonic_ns()
         for index, source in enumerate(self.sources):
             self._threads.append(threading.Thread(target=self._capture, args=(index, source),
                                                   name=f"lutrun-capture-{index}", daemon=True))

@@ -174,12 +174,6 @@ class DatasetSource(_Replay):
             self._frame = np.empty(data.images.shape[1:], np.uint8)
         self._index = 0
 
-    def __len__(self) -> int:
-        if self._data is None:
-            self.open()
-        assert self._data is not None
-        return len(self._data[1])
-
     def read(self) -> SourceFrame | None:
         assert self._data is not None, "open() first"
         images, labels = self._data
