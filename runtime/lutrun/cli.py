@@ -203,6 +203,35 @@ def import_binarybrain_cmd(verilog: str, out: str, shape: tuple[int, ...], class
     _emit({"out": out, **model.summary()})
 
 
+@cli.command("ensemble")
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The merged .lutnet to write.")
+@click.option("--name", default="ensemble", show_default=True, help="Model name stored in meta.")
+@click.option("--data", help="Also measure the merged model (C engine): the test split, and the first "
+              "--validation training images (the trainer's validation split).")
+@click.option("--validation", default=5000, show_default=True, type=click.IntRange(0))
+def ensemble_cmd(models: tuple[str, ...], out: str, name: str, data: str | None, validation: int) -> None:
+    """Merge trained MODELS side by side into one .lutnet whose votes are the sum of theirs."""
+    from lutrun.datasets import load_idx_dataset
+    from lutrun.engines import create_engine
+    from lutrun.ensemble import ensemble
+    from lutrun.evaluate import evaluate
+    from lutrun.modelfile import load_model, save_model
+
+    merged = ensemble([load_model(path) for path in models], name)
+    if data:
+        accuracy: dict[str, Any] = {"engine": "cpu", "frames": merged.modulation.frames}
+        splits = {"test": load_idx_dataset(data, "test")}
+        if validation:
+            splits["validation"] = load_idx_dataset(data, "train", validation)
+        with create_engine("cpu", merged) as engine:
+            for split, images in splits.items():
+                accuracy[split] = evaluate(engine, images.images, images.labels)["accuracy"]
+        merged.info["accuracy"] = accuracy
+    save_model(merged, out)
+    _emit({"out": out, **merged.summary()})
+
+
 @cli.command("eval")
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
 @click.option("--data", required=True, help="Directory with the idx files.")

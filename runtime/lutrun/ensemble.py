@@ -1,0 +1,56 @@
+"""Side-by-side ensembles: several trained LUT networks merged into one.
+
+The merged network runs every part's layers in parallel on the same input bits and
+concatenates their outputs, so its class votes are exactly the sum of the parts' votes.
+It is a single ``.lutnet`` (block-diagonal wiring), so every engine and the RTL
+generator run it unchanged.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lutrun.errors import ConfigError
+from lutrun.model import Layer, Model
+
+
+def ensemble(models: Sequence[Model], name: str = "ensemble") -> Model:
+    """One model whose votes are the sum of ``models``' votes, frame by frame."""
+    if len(models) < 2:
+        raise ConfigError("an ensemble needs at least two models")
+    first = models[0]
+    for i, model in enumerate(models[1:], start=1):
+        _check_compatible(first, model, i)
+    layers, offsets = [], [0] * len(models)
+    for depth in range(len(first.layers)):
+        parts = [model.layers[depth] for model in models]
+        inputs = [layer.inputs + offset for layer, offset in zip(parts, offsets)] if depth else [p.inputs for p in parts]
+        layers.append(Layer(np.concatenate(inputs).astype(np.int32), np.concatenate([p.tables for p in parts])))
+        offsets = np.cumsum([0] + [p.width for p in parts[:-1]]).tolist()
+    classes = np.concatenate([model.output_classes for model in models]).astype(np.int32)
+    info: dict[str, Any] = {"name": name, "ensemble_of": [_provenance(model) for model in models]}
+    return Model(first.input_shape, layers, classes, first.class_names, first.modulation, info)
+
+
+def _check_compatible(first: Model, other: Model, index: int) -> None:
+    """Parts must read the same bits, vote for the same classes, and stack layer by layer."""
+    what = f"model {index + 1} does not match model 1"
+    if other.input_shape != first.input_shape:
+        raise ConfigError(f"{what}: input shape {list(other.input_shape)} vs {list(first.input_shape)}")
+    if other.class_names != first.class_names:
+        raise ConfigError(f"{what}: classes {other.class_names} vs {first.class_names}")
+    if other.modulation != first.modulation:
+        raise ConfigError(f"{what}: modulation {other.modulation.to_json()} vs {first.modulation.to_json()}")
+    if len(other.layers) != len(first.layers):
+        raise ConfigError(f"{what}: {len(other.layers)} layers vs {len(first.layers)}")
+    for depth, (a, b) in enumerate(zip(first.layers, other.layers)):
+        if a.fan_in != b.fan_in:
+            raise ConfigError(f"{what}: layer {depth} has {b.fan_in}-input LUTs vs {a.fan_in}")
+
+
+def _provenance(model: Model) -> dict[str, Any]:
+    keep = ("name", "command", "seed", "epochs", "accuracy")
+    return {"digest": model.digest(), "luts": model.n_luts, "layers": model.widths,
+            **{k: model.info[k] for k in keep if k in model.info}}
