@@ -3,6 +3,8 @@ defaulting to the shared data folder beside the checkout."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,12 @@ from lutrun.model import Model
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get("LUTRUN_DATA", ROOT.parent / "shared" / "data"))
+LUTRUN = [sys.executable, "-c", "from lutrun.cli import main; main()"]
+
+
+def run_cli(*args: str, timeout: float = 600, **options) -> subprocess.CompletedProcess:
+    """``lutrun ARGS...`` as a user runs it, in a subprocess of this interpreter."""
+    return subprocess.run([*LUTRUN, *args], capture_output=True, text=True, timeout=timeout, **options)
 
 
 @pytest.fixture(scope="session")

@@ -2,26 +2,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-LUTRUN = [sys.executable, "-c", "from lutrun.cli import main; main()"]
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*LUTRUN, *args], capture_output=True, text=True, timeout=600)
+from conftest import run_cli
 
 
 def test_info_default_model():
-    result = run("info")
+    result = run_cli("info")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["luts"] <= 3200
 
 
 def test_bench_engine_keys():
-    result = run("bench", "engine", "--layers", "64,10", "--samples", "4096", "--generic")
+    result = run_cli("bench", "engine", "--layers", "64,10", "--samples", "4096", "--generic")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     for key in ("lut_samples_per_s", "lut_samples_per_s_all_cores", "samples_per_s", "ns_per_lut_vector", "numpy_lut_samples_per_s"):
@@ -29,7 +23,7 @@ def test_bench_engine_keys():
 
 
 def test_bench_fused_keys():
-    result = run("bench", "fused", "--count", "200", "--batch", "256", "--generic")
+    result = run_cli("bench", "fused", "--count", "200", "--batch", "256", "--generic")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     for key in ("single_frame_p50_us", "single_frame_p99_us", "batch_frames_per_s", "numpy_batch_frames_per_s"):
@@ -42,18 +36,18 @@ def test_bench_fused_keys():
     (("train",), "no dataset"),
 ])
 def test_errors_are_one_line(args, message):
-    result = run(*args)
+    result = run_cli(*args)
     assert result.returncode != 0
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_eval_and_frames_study(mnist_dir, tmp_path):
-    result = run("eval", "--data", str(mnist_dir), "--limit", "300")
+    result = run_cli("eval", "--data", str(mnist_dir), "--limit", "300")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["frames"] == 300 and out["accuracy"] > 0.9 and len(out["confusion"]) == 10
     plot = tmp_path / "study.png"
-    result = run("eval", "--data", str(mnist_dir), "--limit", "200", "--frames", "1,15",
+    result = run_cli("eval", "--data", str(mnist_dir), "--limit", "200", "--frames", "1,15",
                  "--method", "thermometer,stochastic", "--plot", str(plot))
     assert result.returncode == 0, result.stderr
     study = json.loads(result.stdout)

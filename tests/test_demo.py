@@ -9,12 +9,11 @@ import time
 
 import pytest
 
-LUTRUN = [sys.executable, "-c", "from lutrun.cli import main; main()"]
+from conftest import LUTRUN, run_cli
 
 
 def test_demo_runs_headless_on_the_builtin_stream(tmp_path):
-    result = subprocess.run([*LUTRUN, "demo", "--duration", "2", "--headless", "--jsonl", str(tmp_path / "f.jsonl")],
-                            capture_output=True, text=True, timeout=120)
+    result = run_cli("demo", "--duration", "2", "--headless", "--jsonl", str(tmp_path / "f.jsonl"), timeout=120)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert 1500 < summary["frames"] <= 2100 and summary["dropped_frames"] == 0
@@ -24,8 +23,7 @@ def test_demo_runs_headless_on_the_builtin_stream(tmp_path):
 
 
 def test_display_falls_back_to_headless():
-    result = subprocess.run([*LUTRUN, "demo", "--duration", "0.3", "--display"], capture_output=True, text=True,
-                            timeout=120, env={"PATH": "/usr/bin:/bin"})
+    result = run_cli("demo", "--duration", "0.3", "--display", timeout=120, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert "running headless" in result.stderr
 
@@ -47,7 +45,7 @@ def test_ctrl_c_stops_an_endless_stream_quickly(sig):
 
 def test_missing_camera_fails_fast_with_one_line():
     t0 = time.monotonic()
-    result = subprocess.run([*LUTRUN, "demo", "--source", "camera:47"], capture_output=True, text=True, timeout=60)
+    result = run_cli("demo", "--source", "camera:47", timeout=60)
     assert result.returncode == 1 and time.monotonic() - t0 < 30
     assert result.stderr.strip() == "lutrun: error: camera:47: no camera at /dev/video47"
 

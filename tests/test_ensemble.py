@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from lutrun.model import Modulation, random_model
 from lutrun.modelfile import load_model, save_model
 from lutrun.resources import resolve_model
 from lutrun.votes import predict
-from conftest import engines
+from conftest import engines, run_cli
 
 STOCHASTIC = Modulation("stochastic", 7, 3, (0, 255))
 
@@ -78,9 +76,7 @@ def test_cli_merges_and_measures(tmp_path, mnist_dir):
     default = resolve_model(None)
     paths = [save_model(default, tmp_path / f"{i}.lutnet") for i in range(2)]
     out = tmp_path / "merged.lutnet"
-    result = subprocess.run([sys.executable, "-c", "from lutrun.cli import main; main()", "ensemble", *map(str, paths),
-                             "--out", str(out), "--data", str(mnist_dir), "--validation", "1000"],
-                            capture_output=True, text=True, timeout=600)
+    result = run_cli("ensemble", *map(str, paths), "--out", str(out), "--data", str(mnist_dir), "--validation", "1000")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["luts"] == 2 * default.n_luts
     accuracy = load_model(out).info["accuracy"]
@@ -91,8 +87,7 @@ def test_cli_merges_and_measures(tmp_path, mnist_dir):
 def test_cli_mismatch_is_a_one_line_error(tmp_path):
     a = save_model(parts()[0], tmp_path / "a.lutnet")
     b = save_model(parts(Modulation("thermometer", 7, 3, (0, 255)))[1], tmp_path / "b.lutnet")
-    result = subprocess.run([sys.executable, "-c", "from lutrun.cli import main; main()", "ensemble", str(a), str(b),
-                             "--out", str(tmp_path / "c.lutnet")], capture_output=True, text=True, timeout=600)
+    result = run_cli("ensemble", str(a), str(b), "--out", str(tmp_path / "c.lutnet"))
     assert result.returncode != 0
     assert "model 2 does not match model 1: modulation" in result.stderr
     assert not (tmp_path / "c.lutnet").exists()

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,7 @@ from lutrun.errors import ModelFormatError
 from lutrun.importers.binarybrain import import_binarybrain, read_binarybrain_layers
 from lutrun.model import Modulation
 from lutrun.modelfile import load_model
-from conftest import engines
+from conftest import engines, run_cli
 
 SMALL = Path(__file__).parent / "data" / "binarybrain_small.v"
 MOD = Modulation("thermometer", 4, 1, (0, 255))
@@ -44,9 +42,8 @@ def test_imported_model_computes_what_the_verilog_says(rng, tmp_path):
     for engine in engines(model):
         np.testing.assert_array_equal(engine.run_bits(x), expected_outputs(x))
     out = tmp_path / "small.lutnet"
-    result = subprocess.run([sys.executable, "-c", "from lutrun.cli import main; main()", "import", "binarybrain",
-                             str(SMALL), "--out", str(out), "--shape", "4,4,1", "--classes", "2", "--frames", "4"],
-                            capture_output=True, text=True, timeout=120)
+    result = run_cli("import", "binarybrain", str(SMALL), "--out", str(out), "--shape", "4,4,1", "--classes", "2",
+                     "--frames", "4", timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["luts"] == 6
     assert load_model(out).digest() == model.digest()

@@ -2,8 +2,8 @@
 
 The merged network runs every part's layers in parallel on the same input bits and
 concatenates their outputs, so its class votes are exactly the sum of the parts' votes.
-It is a single ``.lutnet`` (block-diagonal wiring), so every engine and the RTL
-generator run it unchanged.
+It is a single ordinary ``.lutnet`` (block-diagonal wiring), so every engine runs it
+unchanged.
 """
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ def ensemble(models: Sequence[Model], name: str = "ensemble") -> Model:
     first = models[0]
     for i, model in enumerate(models[1:], start=1):
         _check_compatible(first, model, i)
-    layers, offsets = [], [0] * len(models)
+    layers, offsets = [], [0] * len(models)  # where each part's outputs start in the layer below
     for depth in range(len(first.layers)):
         parts = [model.layers[depth] for model in models]
-        inputs = [layer.inputs + offset for layer, offset in zip(parts, offsets)] if depth else [p.inputs for p in parts]
-        layers.append(Layer(np.concatenate(inputs).astype(np.int32), np.concatenate([p.tables for p in parts])))
-        offsets = np.cumsum([0] + [p.width for p in parts[:-1]]).tolist()
+        inputs = np.concatenate([part.inputs + offset for part, offset in zip(parts, offsets)])
+        layers.append(Layer(inputs.astype(np.int32), np.concatenate([part.tables for part in parts])))
+        offsets = np.cumsum([0] + [part.width for part in parts[:-1]]).tolist()
     classes = np.concatenate([model.output_classes for model in models]).astype(np.int32)
     info: dict[str, Any] = {"name": name, "ensemble_of": [_provenance(model) for model in models]}
     return Model(first.input_shape, layers, classes, first.class_names, first.modulation, info)
