@@ -75,6 +75,12 @@ int lr_modulate(const lr_modulator *mod, const uint8_t *pixels,
                 int64_t n_frames, uint32_t frame0, uint64_t *out,
                 int64_t stride);
 
+/* Temporal mode (docs/modulation.md): one sample per frame, sample i being
+ * sub-frame ((frame0 + i) mod 2^32) mod F of frame i; stride*64 >= n_frames. */
+int lr_modulate_temporal(const lr_modulator *mod, const uint8_t *pixels,
+                         int64_t n_frames, uint32_t frame0, uint64_t *out,
+                         int64_t stride);
+
 /* Fused frames -> class scores with buffers allocated once.  The session
  * borrows net and mod: free it before them.  One thread at a time. */
 int lr_session_new(const lr_net *net, const lr_modulator *mod,
@@ -83,5 +89,11 @@ int lr_session_new(const lr_net *net, const lr_modulator *mod,
 void lr_session_free(lr_session *session);
 int lr_classify(lr_session *session, const uint8_t *frames, int64_t n_frames,
                 uint32_t frame0, int32_t *scores);
+/* Temporal mode: each frame's one sub-frame votes v, then per class
+ * state <- state - (state >> shift) + v (shift in 0..16) and the frame's
+ * scores are the new state.  `state` [n_classes] carries across calls. */
+int lr_classify_temporal(lr_session *session, const uint8_t *frames,
+                         int64_t n_frames, uint32_t frame0, int32_t shift,
+                         int64_t *state, int32_t *scores);
 
 #endif

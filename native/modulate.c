@@ -23,6 +23,14 @@ static inline int64_t lr_offset(const lr_modulator *m, int v)
     return (v < m->lo ? m->lo : v > m->hi ? m->hi : v) - m->lo;
 }
 
+/* The stochastic bit of pixel p with value v, hs = mix32(mix32(seed ^ n) ^ f). */
+static inline int lr_stochastic_bit(const lr_modulator *m, uint8_t v, uint32_t hs, int32_t p)
+{
+    const uint64_t a = (uint64_t)lr_offset(m, v);
+    const uint64_t t = lr_mix32(hs ^ (uint32_t)p) >> 8;
+    return (a << 24) > t * (uint64_t)(m->hi - m->lo);
+}
+
 /* Sub-frame f of a pixel at offset a = clip(v, lo, hi) - lo, d = hi - lo. */
 static int lr_thermometer_bit(int64_t a, int64_t d, int64_t f, int64_t frames)
 {
@@ -153,7 +161,7 @@ static void lr_modulate_stochastic(const lr_modulator *m, const uint8_t *pixels,
                                    int64_t n_frames, uint32_t frame0, uint64_t *out,
                                    int64_t stride)
 {
-    const int64_t d = m->hi - m->lo, words = lr_ceil_div(n_frames * m->frames, 64);
+    const int64_t words = lr_ceil_div(n_frames * m->frames, 64);
     for (int32_t p = 0; p < m->n_pixels; p++)
         memset(out + (int64_t)p * stride, 0, sizeof(uint64_t) * (size_t)words);
     for (int64_t i = 0; i < n_frames; i++) {
@@ -164,12 +172,9 @@ static void lr_modulate_stochastic(const lr_modulator *m, const uint8_t *pixels,
             const int64_t s = i * m->frames + f;
             uint64_t *word = out + (s >> 6);
             const uint64_t bit = 1ULL << (s & 63);
-            for (int32_t p = 0; p < m->n_pixels; p++) {
-                const uint64_t a = (uint64_t)lr_offset(m, frame[p]);
-                const uint64_t t = lr_mix32(hs ^ (uint32_t)p) >> 8;
-                if ((a << 24) > t * (uint64_t)d)
+            for (int32_t p = 0; p < m->n_pixels; p++)
+                if (lr_stochastic_bit(m, frame[p], hs, p))
                     word[(int64_t)p * stride] |= bit;
-            }
         }
     }
 }
@@ -183,5 +188,34 @@ int lr_modulate(const lr_modulator *mod, const uint8_t *pixels, int64_t n_frames
         lr_modulate_stochastic(mod, pixels, n_frames, frame0, out, stride);
     else
         lr_modulate_patterns(mod, pixels, n_frames, out, stride);
+    return LR_OK;
+}
+
+/* Bit f of one pixel's F bits, by the model's rule for sub-frame f. */
+static inline int lr_pixel_bit(const lr_modulator *m, uint8_t v, uint32_t hs, int32_t p, int64_t f)
+{
+    if (m->method == LR_MOD_STOCHASTIC)
+        return lr_stochastic_bit(m, v, hs, p);
+    return (int)(m->patterns[(int64_t)v * m->pattern_words + (f >> 6)] >> (f & 63)) & 1;
+}
+
+int lr_modulate_temporal(const lr_modulator *mod, const uint8_t *pixels, int64_t n_frames,
+                         uint32_t frame0, uint64_t *out, int64_t stride)
+{
+    if (!mod || !pixels || !out || n_frames < 0 || stride * 64 < n_frames)
+        return LR_EINVAL;
+    const int64_t words = lr_ceil_div(n_frames, 64);
+    for (int32_t p = 0; p < mod->n_pixels; p++)
+        memset(out + (int64_t)p * stride, 0, sizeof(uint64_t) * (size_t)words);
+    for (int64_t i = 0; i < n_frames; i++) {
+        const uint32_t counter = frame0 + (uint32_t)i;
+        const int64_t f = counter % (uint32_t)mod->frames;
+        const uint32_t hs = lr_mix32(lr_mix32(mod->seed ^ counter) ^ (uint32_t)f);
+        const uint8_t *frame = pixels + i * mod->n_pixels;
+        uint64_t *word = out + (i >> 6);
+        const int shift = (int)(i & 63);
+        for (int32_t p = 0; p < mod->n_pixels; p++)
+            word[(int64_t)p * stride] |= (uint64_t)lr_pixel_bit(mod, frame[p], hs, p, f) << shift;
+    }
     return LR_OK;
 }

@@ -81,3 +81,30 @@ int lr_classify(lr_session *s, const uint8_t *frames, int64_t n_frames, uint32_t
     }
     return LR_OK;
 }
+
+int lr_classify_temporal(lr_session *s, const uint8_t *frames, int64_t n_frames, uint32_t frame0,
+                         int32_t shift, int64_t *state, int32_t *scores)
+{
+    if (!s || !frames || !scores || !state || n_frames < 0 || shift < 0 || shift > 16)
+        return LR_EINVAL;
+    const int32_t n_pixels = s->mod->n_pixels, n_classes = s->n_classes;
+    const int64_t chunk = s->stride * 64;
+    for (int64_t i0 = 0; i0 < n_frames; i0 += chunk) {
+        const int64_t n = n_frames - i0 < chunk ? n_frames - i0 : chunk;
+        int32_t *out = scores + i0 * n_classes;
+        int rc = lr_modulate_temporal(s->mod, frames + i0 * n_pixels, n, frame0 + (uint32_t)i0, s->in,
+                                      s->stride);
+        if (rc == LR_OK)
+            rc = lr_eval(s->net, s->in, s->out, s->stride, 0, lr_ceil_div(n, 64), s->scratch);
+        if (rc == LR_OK)
+            rc = lr_votes(s->out, s->stride, s->n_out, s->classes, n_classes, 1, n, out);
+        if (rc != LR_OK)
+            return rc;
+        for (int64_t i = 0; i < n; i++)
+            for (int32_t c = 0; c < n_classes; c++) {
+                state[c] += out[i * n_classes + c] - (state[c] >> shift);
+                out[i * n_classes + c] = (int32_t)state[c];
+            }
+    }
+    return LR_OK;
+}

@@ -15,6 +15,8 @@ from lutrun.model import Model
 _REGISTRY: dict[str, str] = {
     "numpy": "lutrun.engines.reference:ReferenceEngine",
     "cpu": "lutrun.engines.cpu:CpuEngine",
+    "fpga": "lutrun.fpga.engine:FpgaEngine",
+    "sim": "lutrun.fpga.engine:SimEngine",
 }
 
 

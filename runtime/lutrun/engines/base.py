@@ -1,9 +1,12 @@
-"""The one engine interface: numpy reference, C, and later FPGA and simulator.
+"""The one engine interface: numpy reference, C, FPGA overlay and its simulation.
 
 An engine answers two questions about its model, both with bit-exact results:
 ``run_bits`` (binary sub-frame samples -> output bits, the LUT network alone)
 and ``classify`` (uint8 frames -> class scores: modulate, evaluate, vote),
 which is what a pipeline calls and what an FPGA overlay computes in fabric.
+With ``temporal`` set, ``classify`` follows lutrun.temporal instead: one
+sub-frame per frame and scores averaged over frames, the state kept by the
+engine across calls until ``reset_temporal``.
 """
 from __future__ import annotations
 
@@ -12,16 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from lutrun.errors import InputShapeError
+from lutrun.errors import BackendUnavailableError, InputShapeError
 from lutrun.model import Model, Modulation
+from lutrun.temporal import Temporal, ema_update
 
 
 class Engine(ABC):
     name: str = "abstract"
 
-    def __init__(self, model: Model, modulation: Modulation | None = None) -> None:
+    def __init__(self, model: Model, modulation: Modulation | None = None, temporal: Temporal | None = None) -> None:
         self.model = model
         self.modulation = modulation or model.modulation
+        self.temporal = temporal
+        self._temporal_state = np.zeros(model.n_classes, np.int64)
 
     @abstractmethod
     def run_bits(self, bits: np.ndarray) -> np.ndarray:
@@ -31,20 +37,36 @@ class Engine(ABC):
     def _classify(self, frames: np.ndarray, frame0: int) -> np.ndarray:
         """Validated uint8 frames [B, n_inputs] -> int32 scores [B, n_classes]."""
 
+    def _temporal_votes(self, frames: np.ndarray, frame0: int) -> np.ndarray:
+        """Validated uint8 frames [B, n_inputs] -> int32 votes [B, n_classes] of each frame's one sub-frame."""
+        raise BackendUnavailableError(f"engine {self.name} has no temporal mode")
+
+    def _classify_temporal(self, frames: np.ndarray, frame0: int) -> np.ndarray:
+        assert self.temporal is not None
+        return ema_update(self._temporal_votes(frames, frame0), self._temporal_state, self.temporal.shift)
+
     def classify(self, frames: np.ndarray, frame0: int = 0) -> np.ndarray:
         """uint8 frames [B, H, W, C] (C may be dropped when 1, B when one frame) -> int32 scores [B, classes].
 
-        ``frame0`` is the stream position of the first frame; only the stochastic
-        modulator depends on it.
+        ``frame0`` is the stream position of the first frame; the stochastic
+        modulator and temporal mode depend on it.
         """
-        return self._classify(self.frames_as_rows(frames), int(frame0) % 2**32)
+        rows = self.frames_as_rows(frames)
+        if self.temporal is not None:
+            return self._classify_temporal(rows, int(frame0) % 2**32)
+        return self._classify(rows, int(frame0) % 2**32)
 
     def classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int = 0) -> None:
         """Validated rows [B, n_inputs] -> ``scores`` [B, classes], in place (the pipeline's call).
 
         Back ends that can avoid the intermediate array (the C engine) override this.
         """
-        scores[...] = self._classify(rows, int(frame0) % 2**32)
+        classify = self._classify if self.temporal is None else self._classify_temporal
+        scores[...] = classify(rows, int(frame0) % 2**32)
+
+    def reset_temporal(self) -> None:
+        """Forget the temporal scores: the next frame starts from zero, as after a reset."""
+        self._temporal_state[...] = 0
 
     def frames_as_rows(self, frames: np.ndarray) -> np.ndarray:
         """Check frames against the model's input geometry; return C-contiguous uint8 [B, n_inputs]."""
@@ -68,7 +90,8 @@ class Engine(ABC):
         return np.ascontiguousarray(bits)
 
     def describe(self) -> dict[str, Any]:
-        return {"engine": self.name, "modulation": self.modulation.to_json()}
+        temporal = None if self.temporal is None else {"shift": self.temporal.shift}
+        return {"engine": self.name, "modulation": self.modulation.to_json(), "temporal": temporal}
 
     def close(self) -> None:
         """Release native or hardware resources (idempotent)."""

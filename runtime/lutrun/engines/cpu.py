@@ -17,6 +17,7 @@ from lutrun.bits import words_for
 from lutrun.engines.base import Engine
 from lutrun.errors import ConfigError
 from lutrun.model import Model, Modulation
+from lutrun.temporal import Temporal
 
 # Below this many frames per thread, splitting costs more than it gains.
 _MIN_FRAMES_PER_THREAD = 256
@@ -26,9 +27,9 @@ class CpuEngine(Engine):
     name = "cpu"
 
     def __init__(self, model: Model, modulation: Modulation | None = None, threads: int = 1,
-                 specialise: bool = False) -> None:
+                 specialise: bool = False, temporal: Temporal | None = None) -> None:
         """``specialise``: compile (or take from the cache) C generated for this model, tables folded in."""
-        super().__init__(model, modulation)
+        super().__init__(model, modulation, temporal)
         if not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"threads must be a positive integer, got {threads!r}")
         self.ffi, self.lib = native.require()
@@ -151,10 +152,21 @@ class CpuEngine(Engine):
         """The allocation-free fused call on validated rows [B, n_inputs] into scores [B, n_classes]."""
         session = self._sessions.get()
         try:
-            native.check(self.lib.lr_classify(session, self.ffi.from_buffer("uint8_t[]", rows), rows.shape[0], frame0,
-                                              self.ffi.from_buffer("int32_t[]", scores)), "lr_classify")
+            p_rows, p_scores = self.ffi.from_buffer("uint8_t[]", rows), self.ffi.from_buffer("int32_t[]", scores)
+            if self.temporal is None:
+                native.check(self.lib.lr_classify(session, p_rows, rows.shape[0], frame0, p_scores), "lr_classify")
+            else:
+                native.check(self.lib.lr_classify_temporal(session, p_rows, rows.shape[0], frame0, self.temporal.shift,
+                                                           native.buffer(self._temporal_state, "int64_t[]"), p_scores),
+                             "lr_classify_temporal")
         finally:
             self._sessions.put(session)
+
+    def _classify_temporal(self, frames: np.ndarray, frame0: int) -> np.ndarray:
+        # One call in stream order: each frame's scores depend on the one before.
+        scores = np.empty((frames.shape[0], self.model.n_classes), np.int32)
+        self.classify_into(frames, scores, frame0)
+        return scores
 
     def _classify(self, frames: np.ndarray, frame0: int) -> np.ndarray:
         scores = np.empty((frames.shape[0], self.model.n_classes), np.int32)

@@ -9,6 +9,7 @@ import numpy as np
 
 from lutrun.engines.base import Engine
 from lutrun.modulate import modulate
+from lutrun.temporal import phases
 from lutrun.votes import class_scores
 
 
@@ -28,3 +29,9 @@ class ReferenceEngine(Engine):
         bits = modulate(frames, self.modulation, frame0)
         outputs = self.run_bits(bits)
         return class_scores(outputs, self.model.output_classes, self.model.n_classes, self.modulation.frames)
+
+    def _temporal_votes(self, frames: np.ndarray, frame0: int) -> np.ndarray:
+        F = self.modulation.frames
+        every = modulate(frames, self.modulation, frame0)  # all F sub-frames, then keep each frame's own
+        bits = every[np.arange(frames.shape[0]) * F + phases(frame0, frames.shape[0], F)]
+        return class_scores(self.run_bits(bits), self.model.output_classes, self.model.n_classes, 1)

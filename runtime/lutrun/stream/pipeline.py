@@ -61,6 +61,8 @@ class Pipeline:
         self.sources = [sources] if isinstance(sources, Source) else list(sources)
         if not self.sources:
             raise ConfigError("a pipeline needs at least one source")
+        if engine.temporal is not None and len(self.sources) > 1:
+            raise ConfigError("temporal mode averages one stream's scores; run one source per engine")
         self.engine, self.sinks = engine, list(sinks)
         self.options = options or PipelineOptions()
         opts = self.options

@@ -155,11 +155,14 @@ class DatasetSource(_Replay):
     """Labelled idx images replayed as a stream, optionally with random shifts and noise so it looks like a camera."""
 
     def __init__(self, path: str, split: str = "test", limit: int | None = None, shift: int = 0, noise: float = 0.0,
-                 **replay: Any) -> None:
+                 hold: int = 1, **replay: Any) -> None:
+        """``hold``: frames each image stays in view, like a still scene before a camera (temporal mode's case)."""
         super().__init__(**replay)
         if not 0 <= shift <= 8 or noise < 0:
             raise ConfigError(f"shift must be 0..8 pixels and noise >= 0, got shift={shift}, noise={noise}")
-        self.path, self.split, self.limit, self.shift, self.noise = path, split, limit, shift, noise
+        if not 1 <= hold <= 1_000_000:
+            raise ConfigError(f"hold must be 1..1000000 frames, got {hold}")
+        self.path, self.split, self.limit, self.shift, self.noise, self.hold = path, split, limit, shift, noise, hold
         self.spec = f"dataset:{path}"
         self._data: tuple[np.ndarray, np.ndarray] | None = None
         self._rng = np.random.default_rng(self.seed)
@@ -178,9 +181,9 @@ class DatasetSource(_Replay):
         assert self._data is not None, "open() first"
         images, labels = self._data
         n = len(labels)
-        if self.loop and self._index >= n * self.loop:
+        if self.loop and self._index >= n * self.hold * self.loop:
             return None
-        i = self._index % n
+        i = (self._index // self.hold) % n
         self._index += 1
         image = images[i]
         if self.shift or self.noise:
@@ -285,7 +288,7 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "camera": {"width": int, "height": int, "fps": float, "fourcc": str},
     "video": _REPLAY_OPTIONS,
     "images": _REPLAY_OPTIONS,
-    "dataset": {**_REPLAY_OPTIONS, "split": str, "limit": int, "shift": int, "noise": float},
+    "dataset": {**_REPLAY_OPTIONS, "split": str, "limit": int, "shift": int, "noise": float, "hold": int},
 }
 _OPTIONS["builtin"] = _OPTIONS["dataset"]
 _KINDS = {"camera": CameraSource, "video": VideoSource, "images": ImagesSource, "dataset": DatasetSource}
