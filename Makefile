@@ -6,7 +6,9 @@ PYTHON ?= python3
 PYTHON_NP1 ?= $(firstword $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10; do \
   $$p -c '' 2>/dev/null && echo $$p; done) $(PYTHON))
 PY := $(VENV)/bin/python
-NATIVE := $(wildcard native/*.c native/*.h native/*.py)
+NATIVE := $(wildcard native/*.c native/*.h native/*.py overlays/*/*)
+# The numpy-1.26 environment installs a copy (not editable): reinstall when the package changes.
+PACKAGE := $(shell find runtime/lutrun -type f \( -name '*.py' -o -name '*.c' -o -name '*.lutnet' \) 2>/dev/null)
 
 .PHONY: demo test test-main test-np1 clean
 
@@ -16,10 +18,10 @@ $(VENV)/.installed: pyproject.toml setup.py $(NATIVE)
 	$(PY) -m pip install -q -e '.[test,train]'
 	touch $@
 
-$(VENV_NP1)/.installed: pyproject.toml setup.py $(NATIVE)
+$(VENV_NP1)/.installed: pyproject.toml setup.py $(NATIVE) $(PACKAGE)
 	$(PYTHON_NP1) -m venv $(VENV_NP1)
 	$(VENV_NP1)/bin/python -m pip install -q --upgrade pip
-	$(VENV_NP1)/bin/python -m pip install -q 'numpy==1.26.4' '.[test]'
+	$(VENV_NP1)/bin/python -m pip install -q 'numpy==1.26.4' '.[test,fpga]'
 	touch $@
 
 # The shipped model on the built-in stream (1,000 MNIST test frames, 5 passes at 1000 fps).

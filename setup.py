@@ -1,4 +1,7 @@
-"""Only here to hand the cffi build script to setuptools; metadata is in pyproject.toml."""
-from setuptools import setup
+"""Hands the cffi build script and the overlays/ package mapping to setuptools; metadata is in pyproject.toml."""
+from setuptools import find_packages, setup
 
-setup(cffi_modules=["native/build_ffi.py:ffibuilder"])
+setup(
+    packages=[*find_packages("runtime"), "lutrun.overlays"],
+    cffi_modules=["native/build_ffi.py:ffibuilder"],
+)

@@ -7,6 +7,8 @@ from lutrun.engines import create_engine, engine_names
 from lutrun.errors import LutrunError, ModelFormatError
 from lutrun.model import Layer, Model, Modulation, random_model
 from lutrun.modelfile import load_model, save_model
+from lutrun.rtl import export_rtl
+from lutrun.temporal import Temporal
 
 __version__ = "0.1.0"
 
@@ -16,8 +18,10 @@ __all__ = [
     "Model",
     "ModelFormatError",
     "Modulation",
+    "Temporal",
     "create_engine",
     "engine_names",
+    "export_rtl",
     "load_model",
     "random_model",
     "save_model",

@@ -1,6 +1,6 @@
 """The in-memory LUT-network model and every rule a valid model obeys.
 
-The same object feeds the numpy reference, the C engine and (later) the RTL
+The same object feeds the numpy reference, the C engine and the RTL
 generator, so all geometry they need lives here.  Validation names the field
 as it is called in the ``.lutnet`` file (docs/model-format.md).
 """

@@ -1,41 +1,14 @@
 """The ``lutrun`` command line.  Errors end in a one-line message and a non-zero exit code."""
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
+from lutrun.cli.common import emit, engine_options, int_list, model_for, overlay_option, temporal_options, with_options
+from lutrun.cli.hardware import export_group, report_group
 from lutrun.errors import BackendUnavailableError, ConfigError, LutrunError
-from lutrun.model import Model, random_model
-
-
-def _emit(obj: dict[str, Any]) -> None:
-    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
-
-
-def _int_list(_ctx: Any, _param: Any, value: str | None) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    try:
-        items = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers") from None
-    if not items or min(items) < 1:
-        raise click.BadParameter("every entry must be a positive integer")
-    return items
-
-
-def _model(path: str | None, layers: tuple[int, ...] | None = None, k: int = 6, seed: int = 0) -> Model:
-    """The model a command works on: --layers builds a random one, else PATH or the default."""
-    from lutrun.resources import DEFAULT_MODEL, resolve_model
-
-    if layers is not None:
-        return random_model(widths=layers, fan_in=k, seed=seed)
-    if path is None and not DEFAULT_MODEL.exists():
-        return random_model(seed=seed)
-    return resolve_model(path)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,7 +23,7 @@ def info(model: str | None) -> None:
     """Describe MODEL (default: the shipped default model)."""
     from lutrun.resources import resolve_model
 
-    _emit(resolve_model(model).summary())
+    emit(resolve_model(model).summary())
 
 
 @cli.group()
@@ -60,7 +33,7 @@ def bench() -> None:
 
 _model_option = click.option("--model", "model_path", type=click.Path(dir_okay=False),
                              help="A .lutnet file (default: the shipped model, or a random one of the default shape).")
-_layers_option = click.option("--layers", callback=_int_list, help="Random model of these widths, e.g. 2304,384,64,360,60,10.")
+_layers_option = click.option("--layers", callback=int_list, help="Random model of these widths, e.g. 2304,384,64,360,60,10.")
 
 
 _generic_option = click.option("--generic", is_flag=True,
@@ -79,14 +52,14 @@ def bench_engine_cmd(model_path: str | None, layers: tuple[int, ...] | None, k: 
     """LUT-samples per second of the C engine (one core and all cores) and of the numpy reference."""
     from lutrun.bench.engine import bench_engine
 
-    _emit(bench_engine(_model(model_path, layers, k), samples=samples, threads=threads, specialise=not generic))
+    emit(bench_engine(model_for(model_path, layers, k), samples=samples, threads=threads, specialise=not generic))
 
 
 @cli.command()
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="TOML file; its keys are the flags' names.")
 @click.option("--data", help="Directory with the idx files (train-images-idx3-ubyte.gz, ...).")
 @click.option("--out", help="Where to write the .lutnet.")
-@click.option("--layers", callback=_int_list, help="LUT layer widths, e.g. 2000,800,400.")
+@click.option("--layers", callback=int_list, help="LUT layer widths, e.g. 2000,800,400.")
 @click.option("--wiring", help="Per layer: random or local (comma-separated; one value applies to all).")
 @click.option("--window", type=click.IntRange(1), help="Receptive window of local first-layer LUTs.")
 @click.option("--conv", "conv_stages", help="Convolution-like LUT stages before --layers, each CHANNELSxKERNEL[sSTRIDE], "
@@ -121,7 +94,7 @@ def train(config_path: str | None, resume: bool, quiet: bool, wiring: str | None
         from lutrun.train.loop import train as run_training
     except ImportError as exc:
         raise BackendUnavailableError(f"training needs PyTorch: pip install 'lutrun[train]' ({exc})") from None
-    _emit(run_training(cfg, resume=resume, quiet=quiet))
+    emit(run_training(cfg, resume=resume, quiet=quiet))
 
 
 @cli.command()
@@ -129,8 +102,10 @@ def train(config_path: str | None, resume: bool, quiet: bool, wiring: str | None
               help="builtin (default), camera:N, video:PATH, images:DIR or dataset:DIR, options after '?', "
                    "e.g. dataset:DIR?rate=1000&shift=2. Repeat for several streams.")
 @_model_option
-@click.option("--engine", "engine_name", default="cpu", show_default=True, help="Engine: cpu, numpy, ...")
+@click.option("--engine", "engine_name", default="cpu", show_default=True, help="Engine: cpu, numpy, fpga, sim.")
 @click.option("--specialise", is_flag=True, help="cpu: compile C for this model first (~20 s once, then cached).")
+@overlay_option
+@with_options(temporal_options)
 @click.option("--frames", type=click.IntRange(1, 4096), help="Sub-frames F (default: the model's).")
 @click.option("--display/--headless", default=False, show_default=True, help="Show an annotated window.")
 @click.option("--record", type=click.Path(dir_okay=False), help="Write an annotated video (.mp4 or .avi).")
@@ -142,7 +117,7 @@ def train(config_path: str | None, resume: bool, quiet: bool, wiring: str | None
 @click.option("--invert", is_flag=True, help="Swap black and white (dark digits on white paper).")
 @click.option("--normalize", is_flag=True, help="Stretch each frame's contrast to 0..255.")
 def demo(source_specs: tuple[str, ...], model_path: str | None, engine_name: str, specialise: bool,
-         frames: int | None, display: bool, record: str | None, jsonl: str | None, duration: float | None,
+         overlay: str | None, temporal: bool, temporal_shift: int | None, frames: int | None, display: bool, record: str | None, jsonl: str | None, duration: float | None,
          policy: str | None, status_every: int | None, invert: bool, normalize: bool) -> None:
     """Classify a live stream and print a running status, then a JSON summary.
 
@@ -152,7 +127,7 @@ def demo(source_specs: tuple[str, ...], model_path: str | None, engine_name: str
     from lutrun.stream import ConsoleSink, DisplaySink, JsonlSink, Pipeline, PipelineOptions, VideoSink, open_source
     from lutrun.stream.sinks import display_available
 
-    model = _model(model_path).with_modulation(frames=frames)
+    model = model_for(model_path).with_modulation(frames=frames)
     sources = [open_source(spec) for spec in source_specs or ("builtin",)]
     sinks: list[Any] = [ConsoleSink(every_frames=status_every)]
     if display:
@@ -165,11 +140,11 @@ def demo(source_specs: tuple[str, ...], model_path: str | None, engine_name: str
         sinks.append(VideoSink(record))
     if jsonl:
         sinks.append(JsonlSink(jsonl))
-    options = {"specialise": True} if specialise and engine_name == "cpu" else {}
+    options = engine_options(engine_name, model, specialise, overlay, temporal, temporal_shift)
     with create_engine(engine_name, model, **options) as engine:
         pipeline = Pipeline(sources, engine, sinks, PipelineOptions(policy=policy,
                                                                     preprocess={"invert": invert, "normalize": normalize}))
-        _emit(pipeline.run(duration=duration))
+        emit(pipeline.run(duration=duration))
 
 
 @cli.group("import")
@@ -180,7 +155,7 @@ def import_group() -> None:
 @import_group.command("binarybrain")
 @click.argument("verilog", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .lutnet to write.")
-@click.option("--shape", required=True, callback=_int_list, help="Input geometry H,W,C, e.g. 28,28,1.")
+@click.option("--shape", required=True, callback=int_list, help="Input geometry H,W,C, e.g. 28,28,1.")
 @click.option("--classes", default=10, show_default=True, type=click.IntRange(1))
 @click.option("--grouping", default="mod", show_default=True, type=click.Choice(["mod", "block"]),
               help="Output o votes for class o mod classes (BinaryBrain's Reduce), or blocks of outputs per class.")
@@ -200,7 +175,7 @@ def import_binarybrain_cmd(verilog: str, out: str, shape: tuple[int, ...], class
     model = import_binarybrain(verilog, (shape[0], shape[1], shape[2]), classes,
                                Modulation(method, frames, seed, (0, 255)), grouping)
     save_model(model, out)
-    _emit({"out": out, **model.summary()})
+    emit({"out": out, **model.summary()})
 
 
 @cli.command("ensemble")
@@ -229,23 +204,28 @@ def ensemble_cmd(models: tuple[str, ...], out: str, name: str, data: str | None,
                 accuracy[split] = evaluate(engine, images.images, images.labels)["accuracy"]
         merged.info["accuracy"] = accuracy
     save_model(merged, out)
-    _emit({"out": out, **merged.summary()})
+    emit({"out": out, **merged.summary()})
 
 
 @cli.command("eval")
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
 @click.option("--data", required=True, help="Directory with the idx files.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "train"]))
-@click.option("--engine", "engine_name", default="cpu", show_default=True, help="Engine: cpu, numpy, ...")
+@click.option("--engine", "engine_name", default="cpu", show_default=True, help="Engine: cpu, numpy, fpga, sim.")
+@overlay_option
 @click.option("--limit", type=click.IntRange(1), help="Only the first N images.")
-@click.option("--frames", "frame_list", callback=_int_list, help="Study: accuracy for each F, e.g. 1,2,4,8,15,32.")
+@with_options(temporal_options)
+@click.option("--hold", default=32, show_default=True, type=click.IntRange(1, 4096),
+              help="Temporal: camera frames each image is held for (a still scene); accuracy per frame of the hold.")
+@click.option("--frames", "frame_list", callback=int_list, help="Study: accuracy for each F, e.g. 1,2,4,8,15,32.")
 @click.option("--method", "methods", default=None, help="Study: methods, comma-separated (default: the model's).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Study: save the curves as a PNG.")
-def eval_cmd(model: str | None, data: str, split: str, engine_name: str, limit: int | None,
-             frame_list: tuple[int, ...] | None, methods: str | None, plot: str | None) -> None:
+def eval_cmd(model: str | None, data: str, split: str, engine_name: str, overlay: str | None, limit: int | None,
+             temporal: bool, temporal_shift: int | None, hold: int, frame_list: tuple[int, ...] | None, methods: str | None, plot: str | None) -> None:
     """Accuracy, per-class accuracy and confusion matrix of MODEL (default: the shipped model).
 
-    With --frames (and --method), instead print accuracy against F for each method.
+    With --frames (and --method), instead print accuracy against F for each method.  With --temporal,
+    accuracy per camera frame while each image is held still for --hold frames.
     """
     from lutrun.datasets import load_idx_dataset
     from lutrun.engines import create_engine
@@ -262,10 +242,36 @@ def eval_cmd(model: str | None, data: str, split: str, engine_name: str, limit: 
                                    list(frame_list or [lutnet.modulation.frames]), chosen, engine_name)
         if plot:
             plot_study(study, plot)
-        _emit(study)
+        emit(study)
         return
-    with create_engine(engine_name, lutnet) as engine:
-        _emit({"engine": engine_name, "split": split, **evaluate(engine, images.images, images.labels)})
+    options = engine_options(engine_name, lutnet, overlay=overlay, temporal=temporal, temporal_shift=temporal_shift)
+    with create_engine(engine_name, lutnet, **options) as engine:
+        if engine.temporal is not None:
+            from lutrun.study import temporal_accuracy
+
+            emit({"engine": engine_name, "split": split, **temporal_accuracy(engine, images.images, images.labels, hold)})
+            return
+        emit({"engine": engine_name, "split": split, **evaluate(engine, images.images, images.labels)})
+
+
+@bench.command("rtl")
+@_model_option
+@click.option("--data", help="idx dataset directory (default: the built-in sample of 1,000 MNIST frames).")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N frames.")
+@click.option("--clock-mhz", default=200.0, show_default=True, type=click.FloatRange(1, 1000))
+@click.option("--temporal", is_flag=True, help="Temporal mode (one sub-frame per frame).")
+@click.option("--stages-every", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--pixels-per-beat", default=8, show_default=True, type=click.Choice(["1", "2", "4", "8"]))
+def bench_rtl_cmd(model_path: str | None, data: str | None, limit: int | None, clock_mhz: float, temporal: bool,
+                  stages_every: int, pixels_per_beat: str) -> None:
+    """Co-simulate the overlay (Verilator) on real frames: mismatches against the C engine, clocks, frames/s."""
+    from lutrun.bench.rtl import bench_rtl
+    from lutrun.datasets import load_idx_dataset
+    from lutrun.stream.sources import builtin_dataset_dir
+
+    images = load_idx_dataset(data or builtin_dataset_dir(), "test", limit).images
+    emit(bench_rtl(model_for(model_path), images, clock_mhz, temporal, stages_every=stages_every,
+                   pixels_per_beat=int(pixels_per_beat)))
 
 
 @bench.command("fused")
@@ -280,8 +286,8 @@ def bench_fused_cmd(model_path: str | None, frames: int | None, method: str | No
     """Fused frame -> scores call: single-frame p50/p99 latency and batch frames/s (one core)."""
     from lutrun.bench.fused import bench_fused
 
-    model = _model(model_path).with_modulation(frames=frames, method=method)
-    _emit(bench_fused(model, count=count, batch=batch, specialise=not generic))
+    model = model_for(model_path).with_modulation(frames=frames, method=method)
+    emit(bench_fused(model, count=count, batch=batch, specialise=not generic))
 
 
 @bench.command("latency")
@@ -292,7 +298,8 @@ def bench_fused_cmd(model_path: str | None, frames: int | None, method: str | No
               help="Server: frames per second (Poisson arrivals, as LoadGen issues them).")
 @click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(0, min_open=True),
               help="Minimum seconds of the run.")
-@click.option("--engine", "engine_name", default="cpu", show_default=True)
+@click.option("--engine", "engine_name", default="cpu", show_default=True, help="Engine: cpu, numpy, fpga, sim.")
+@overlay_option
 @click.option("--data", help="idx dataset directory (default: the built-in sample).")
 @click.option("--streams", default=4, show_default=True, type=click.IntRange(1), help="MultiStream: frames per query.")
 @click.option("--frames", type=click.IntRange(1, 4096), help="Sub-frames F (default: the model's).")
@@ -303,14 +310,19 @@ def bench_fused_cmd(model_path: str | None, frames: int | None, method: str | No
 @click.option("--logdir", help="Keep LoadGen's logs here.")
 @_generic_option
 def bench_latency_cmd(model_path: str | None, scenario: str, rate: float, duration: float, engine_name: str,
-                      data: str | None, streams: int, frames: int | None, policy: str | None, queue: int, histogram: str,
+                      overlay: str | None, data: str | None, streams: int, frames: int | None, policy: str | None, queue: int, histogram: str,
                       logdir: str | None, generic: bool) -> None:
     """End-to-end latency of the whole pipeline under an MLPerf scenario (MLCommons LoadGen)."""
     from lutrun.bench.latency import bench_latency
 
-    model = _model(model_path).with_modulation(frames=frames)
-    _emit(bench_latency(model, scenario, rate, duration, engine_name, data, streams, policy, queue,
-                        specialise=not generic, histogram=histogram or None, logdir=logdir))
+    model = model_for(model_path).with_modulation(frames=frames)
+    options = engine_options(engine_name, model, specialise=not generic, overlay=overlay)
+    emit(bench_latency(model, scenario, rate, duration, engine_name, data, streams, policy, queue,
+                       engine_options=options, histogram=histogram or None, logdir=logdir))
+
+
+cli.add_command(export_group)
+cli.add_command(report_group)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from lutrun.cache import cache_root
 from lutrun.errors import BackendUnavailableError
 from lutrun.model import Model
 
@@ -27,8 +28,7 @@ GCC_FLAGS = ["-fdisable-rtl-combine"]
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("LUTRUN_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lutrun"
-    return Path(root) / "kernels"
+    return cache_root() / "kernels"
 
 
 def _expand(table: int, k: int) -> int:
