@@ -20,7 +20,7 @@ from pynq.lib.dma import DMA  # noqa: E402
 
 from lutrun.datasets import load_idx_dataset  # noqa: E402
 from lutrun.engines import create_engine  # noqa: E402
-from lutrun.errors import BackendUnavailableError, HardwareError  # noqa: E402
+from lutrun.errors import BackendUnavailableError, ConfigError, HardwareError  # noqa: E402
 from lutrun.fpga.driver import LutnetCore  # noqa: E402
 from lutrun.fpga.engine import sim_overlay  # noqa: E402
 from lutrun.model import Modulation, random_model  # noqa: E402
@@ -93,6 +93,8 @@ def test_an_overlay_for_another_model_is_refused_by_its_registers(tmp_path):
         create_engine("fpga", other, overlay=str(bit), device=SimDevice(), download=False)
     with pytest.raises(BackendUnavailableError, match="does not exist"):
         create_engine("fpga", model, overlay=str(tmp_path / "none.bit"))
+    with pytest.raises(ConfigError, match="p_valid and p_ready"):
+        create_engine("sim", model, p_valid=0)
     bit_copy = tmp_path / "copy.bit"
     bit_copy.write_text(bit.read_text())  # no .hwh beside it
     with pytest.raises(HardwareError, match="hwh must sit beside the .bit"):

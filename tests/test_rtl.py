@@ -163,6 +163,9 @@ def test_bad_rtl_options_and_output_paths_get_one_clear_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(ConfigError, match="cannot create the output directory"):
         export_rtl(model, blocker / "rtl")
+    (tmp_path / "taken" / "lutnet_core.v").mkdir(parents=True)  # a directory where a file must go
+    with pytest.raises(ConfigError, match="cannot write .*lutnet_core.v"):
+        export_rtl(model, tmp_path / "taken")
     wide = random_model((2, 2, 1), (4, 1 << 16), n_classes=1, modulation=Modulation("thermometer", 4096, 0, (0, 255)))
     with pytest.raises(ConfigError, match="scores need"):
         overlay_layout(wide, temporal_shift=16)

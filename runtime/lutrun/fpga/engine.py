@@ -33,7 +33,9 @@ def _pynq() -> Any:
     try:
         import pynq
     except ImportError as exc:
-        raise BackendUnavailableError(f"the fpga and sim engines need pynq (pip install 'lutrun[fpga]'): {exc}") from None
+        raise BackendUnavailableError("the fpga and sim engines need pynq, which needs numpy < 2: pip install "
+                                      "'lutrun[fpga]' in a numpy-1.26 environment (make test's .venv-np1), or run on "
+                                      f"a PYNQ image ({exc})") from None
     return pynq
 
 
@@ -55,8 +57,8 @@ class FpgaEngine(Engine):
             raise ConfigError(f"timeout must be positive, got {timeout!r}")
         path = overlay or os.environ.get("LUTRUN_OVERLAY")
         if not path:
-            raise BackendUnavailableError("no overlay: give the .bit that `lutrun export overlay` built "
-                                          "(engine option overlay=..., or LUTRUN_OVERLAY)")
+            raise BackendUnavailableError("no overlay: give --overlay X.bit (Python: overlay=...), the bitstream "
+                                          "`lutrun export overlay` builds, or set LUTRUN_OVERLAY")
         if not Path(path).is_file():
             raise BackendUnavailableError(f"overlay {path} does not exist")
         pynq = _pynq()
@@ -203,6 +205,8 @@ class SimEngine(FpgaEngine):
         _pynq()
         from lutrun.fpga.simdevice import SimDevice
 
+        if not (0 < p_valid <= 1 and 0 < p_ready <= 1):
+            raise ConfigError(f"p_valid and p_ready must be in (0, 1], got {p_valid}, {p_ready}")
         if rtl_options.get("temporal_shift") is None and temporal is not None:
             rtl_options["temporal_shift"] = temporal.shift
         self.device = SimDevice(p_valid=p_valid, p_ready=p_ready, seed=seed)

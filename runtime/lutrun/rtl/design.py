@@ -182,22 +182,30 @@ def export_rtl(model: Model, out_dir: str | Path, stages_every: int = 1, pixels_
     from lutrun import __version__
 
     layout = overlay_layout(model, stages_every, pixels_per_beat, temporal_shift)
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the output directory {out}: {exc.strerror}") from None
     files = {name: hdl_source(name) for name in FIXED_HDL}
     files["lutnet_core.v"] = core_verilog(model, stages_every)
     files["lutnet_votes.v"] = votes_verilog(model)
     files["lutnet_axis.v"] = top_verilog(layout, __version__)
-    for name, text in files.items():
-        (out / name).write_text(text)
     manifest = {"format": "lutrun-overlay", "version": 1, "lutrun": __version__, "top": "lutnet_axis",
                 "files": {"synthesis": list(SYNTH_FILES), "simulation": list(SIM_FILES)},
                 "stages_every": stages_every, "layers": model.widths, "luts": model.n_luts,
                 "modulation": model.modulation.to_json(), "input_shape": list(model.input_shape),
                 "class_names": model.class_names, "tdata_width": {"in": layout.tdata_width, "out": 32},
                 **layout.to_json(), "tools": tool_versions()}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    files["manifest.json"] = json.dumps(manifest, indent=2) + "\n"
+    write_files(out_dir, files)
     return layout
+
+
+def write_files(out_dir: str | Path, files: dict[str, str]) -> None:
+    """Create ``out_dir`` and write ``files`` (name -> text) into it; ConfigError names a path that cannot be."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the output directory {out}: {exc.strerror}") from None
+    for name, text in files.items():
+        try:
+            (out / name).write_text(text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {out / name}: {exc.strerror}") from None

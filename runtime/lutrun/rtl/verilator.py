@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from lutrun.cache import cache_root
-from lutrun.errors import BackendUnavailableError, HardwareError
+from lutrun.errors import BackendUnavailableError, ConfigError, HardwareError
 from lutrun.model import Model
 from lutrun.rtl.design import SIM_FILES, OverlayLayout, Reg, export_rtl, pack_frames
 
@@ -131,6 +131,8 @@ class RtlSimulator:
         and ``p_ready`` are the chances per clock that the sender offers a beat and that
         the receiver takes one: random gaps and back-pressure.
         """
+        if not (0 < p_valid <= 1 and 0 <= p_ready <= 1):
+            raise ConfigError(f"p_valid must be in (0, 1] and p_ready in [0, 1], got {p_valid}, {p_ready}")
         raw = np.frombuffer(bytes(data) if not isinstance(data, np.ndarray) else data.tobytes(), np.uint8)
         ppb = self.layout.pixels_per_beat
         if raw.size % ppb:

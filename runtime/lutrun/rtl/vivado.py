@@ -16,7 +16,7 @@ from typing import Any
 from lutrun.errors import ConfigError
 from lutrun.rtl.boards import BOARDS, CORE_NAME, DMA_NAME, Board
 from lutrun.model import Model
-from lutrun.rtl.design import SYNTH_FILES, OverlayLayout, export_rtl, fill_template
+from lutrun.rtl.design import SYNTH_FILES, OverlayLayout, export_rtl, fill_template, write_files
 
 _ZYNQ_SETUP = """apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \\
     -config {make_external "FIXED_IO, DDR" apply_board_preset "1"} $ps
@@ -57,6 +57,6 @@ def export_overlay(model: Model, out_dir: str | os.PathLike[str], board_name: st
         "RTL_FILES": " ".join(f"$here/rtl/{name}" for name in SYNTH_FILES), "JOBS": 4,
         "VIVADO_HINT": "written for Vivado 2022.1 or later; not run by lutrun's CI", "DMA": DMA_NAME, "CORE": CORE_NAME,
     }
-    (out / "build.tcl").write_text(fill_template(_template("build.tcl.in"), values))
-    (out / "Makefile").write_text(fill_template(_template("Makefile.in"), values))
+    write_files(out, {"build.tcl": fill_template(_template("build.tcl.in"), values),
+                      "Makefile": fill_template(_template("Makefile.in"), values)})
     return layout
