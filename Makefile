@@ -10,7 +10,7 @@ NATIVE := $(wildcard native/*.c native/*.h native/*.py overlays/*/*)
 # The numpy-1.26 environment installs a copy (not editable): reinstall when the package changes.
 PACKAGE := $(shell find runtime/lutrun -type f \( -name '*.py' -o -name '*.c' -o -name '*.lutnet' \) 2>/dev/null)
 
-.PHONY: demo test test-main test-np1 clean
+.PHONY: demo test test-main test-np1 api clean
 
 $(VENV)/.installed: pyproject.toml setup.py $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-main: $(VENV)/.installed
 # Installed (not editable) so that it uses its own build of the extension.
 test-np1: $(VENV_NP1)/.installed
 	cd tests && ../$(VENV_NP1)/bin/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml -m "not slow" .
+
+# The Python API reference, from the docstrings (pdoc).
+api: $(VENV)/.installed
+	$(VENV)/bin/pdoc -o build/api lutrun lutrun.stream lutrun.engines lutrun.rtl lutrun.temporal
 
 clean:
 	rm -rf $(VENV) $(VENV_NP1) build runtime/lutrun/_native*.so runtime/lutrun/_native.c

@@ -1,9 +1,7 @@
 #!/usr/bin/env python3
 """The latency benchmark as a script: the same as ``lutrun bench latency`` (see --help)."""
-import sys
-
 from lutrun.cli import main
+from lutrun.cli.bench import bench_latency_cmd
 
 if __name__ == "__main__":
-    sys.argv[1:1] = ["bench", "latency"]
-    main()
+    main(bench_latency_cmd, prog_name="bench_latency.py")

@@ -217,6 +217,6 @@ def test_export_cli_writes_rtl_and_overlay_and_refuses_bad_input(tmp_path):
     bad = run_cli("export", "rtl", "--out", str(tmp_path / "x"), "--pixels-per-beat", "3")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     (tmp_path / "f").write_text("")
-    bad = run_cli("export", "rtl", "--out", str(tmp_path / "f" / "sub"))
-    assert bad.returncode == 1 and "cannot create the output directory" in bad.stderr
+    bad = run_cli("export", "rtl", "--out", str(tmp_path / "f" / "sub"))  # checked before any work
+    assert bad.returncode == 2 and "is a file, so" in bad.stderr
     assert "Traceback" not in bad.stderr

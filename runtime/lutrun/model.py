@@ -202,7 +202,11 @@ def random_model(
     seed: int = 0,
     modulation: Modulation | None = None,
 ) -> Model:
-    """A model with random wiring and tables: for benchmarks and cross-checks, not for accuracy."""
+    """A model with random wiring and tables: for benchmarks and cross-checks, not for accuracy.
+
+    >>> random_model((4, 4, 1), (8, 3), fan_in=(6, 2), n_classes=3).summary()["layers"]
+    ['8x6', '3x2']
+    """
     rng = np.random.default_rng(seed)
     fan_ins = (fan_in,) * len(widths) if isinstance(fan_in, int) else tuple(fan_in)
     if len(fan_ins) != len(widths):

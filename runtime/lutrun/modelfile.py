@@ -30,7 +30,15 @@ PathLike = str | os.PathLike
 
 
 def save_model(model: Model, path: PathLike) -> Path:
-    """Write ``model`` atomically (temp file + rename); returns the path."""
+    """Write ``model`` atomically (temp file + rename); returns the path.
+
+    >>> import tempfile, pathlib, lutrun
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.lutnet"
+    >>> lutrun.save_model(lutrun.random_model((4, 4, 1), (8, 3), n_classes=3), path).name
+    'tiny.lutnet'
+    >>> lutrun.load_model(path).widths
+    [8, 3]
+    """
     path = Path(path)
     meta = {
         "format": FORMAT,
@@ -62,7 +70,13 @@ def save_model(model: Model, path: PathLike) -> Path:
 
 
 def load_model(path: PathLike) -> Model:
-    """Read and fully validate a ``.lutnet``; any defect raises ModelFormatError naming the field."""
+    """Read and fully validate a ``.lutnet``; any defect raises ModelFormatError naming the field.
+
+    >>> import lutrun
+    >>> model = lutrun.load_model(lutrun.DEFAULT_MODEL)
+    >>> model.input_shape, model.n_luts, model.modulation.frames
+    ((28, 28, 1), 3200, 15)
+    """
     arrays = _read_members(Path(path))
     meta = _parse_meta(arrays.pop("meta", None))
     layers = []

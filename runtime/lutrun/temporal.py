@@ -34,7 +34,14 @@ def default_shift(frames: int) -> int:
 
 @dataclass(frozen=True)
 class Temporal:
-    """Temporal mode settings; ``shift`` is the EMA's power of two (0 = no smoothing)."""
+    """Temporal mode settings; ``shift`` is the EMA's power of two (0 = no smoothing).
+
+    >>> import lutrun
+    >>> model = lutrun.load_model(lutrun.DEFAULT_MODEL)
+    >>> engine = lutrun.create_engine("cpu", model, temporal=lutrun.Temporal.for_frames(model.modulation.frames))
+    >>> engine.temporal
+    Temporal(shift=3)
+    """
 
     shift: int
 

@@ -133,6 +133,11 @@ def _read_summary(outdir: Path) -> dict[str, Any]:
         return {"valid": False, "error": "LoadGen wrote no summary"}
     text = path.read_text()
     out: dict[str, Any] = {"valid": "Result is : VALID" in text}
+    if not out["valid"]:
+        # LoadGen states why under its verdict: failed checks ("... satisfied : NO") and recommendations.
+        reasons = [line.strip() for line in text.splitlines()
+                   if line.strip().endswith(": NO") or line.strip().startswith("*")]
+        out["invalid_because"] = reasons or ["LoadGen gave no reason"]
     for line in text.splitlines():
         match = re.match(r"\s*([A-Za-z0-9 .()/]+?)\s*:\s*([-+0-9.eE]+)\s*$", line)
         if match:
@@ -180,9 +185,9 @@ def save_histogram(e2e_ms: np.ndarray, path: str | Path, title: str) -> None:
 
 def bench_latency(model: Model, scenario: str = "Server", rate: float = 1000.0, duration: float = 60.0,
                   engine_name: str = "cpu", data: str | None = None, streams: int = 4, policy: str | None = None,
-                  queue: int = 32, engine_options: dict[str, Any] | None = None, histogram: str | None = None,
-                  logdir: str | None = None) -> dict[str, Any]:
-    """Run one LoadGen scenario through the pipeline; returns the JSON report.
+                  queue: int = 32, engine_options: dict[str, Any] | None = None,
+                  logdir: str | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """Run one LoadGen scenario through the pipeline; returns the JSON report and the end-to-end latencies (ms).
 
     ``engine_options`` go to the engine (e.g. ``specialise=True`` for cpu, ``overlay=...`` for fpga).
     """
@@ -256,8 +261,5 @@ def bench_latency(model: Model, scenario: str = "Server", rate: float = 1000.0, 
         "pipeline_vs_fused_fps": report["fps"] / fused_fps if fused_fps else None,
         "loadgen": loadgen,
     }
-    if histogram:
-        stats = pipeline.stats
-        save_histogram(stats.e2e_ns(stats.recent()) / 1e6, histogram, f"{scenario}, {report['frames']} frames")
-        result["histogram"] = str(histogram)
-    return result
+    stats = pipeline.stats
+    return result, stats.e2e_ns(stats.recent()) / 1e6

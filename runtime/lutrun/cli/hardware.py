@@ -5,16 +5,16 @@ from typing import Any
 
 import click
 
-from lutrun.cli.common import emit, model_for, with_options
+from lutrun.cli.common import OutputDir, emit, model_for, model_input, with_options
 
-_model_argument = click.argument("model", required=False, type=click.Path(dir_okay=False))
+_stages_option = click.option("--stages-every", default=1, type=click.IntRange(1),
+                              help="A register stage after every N LUT layers (and always after the last).")
+_beat_option = click.option("--pixels-per-beat", default="8", type=click.Choice(["1", "2", "4", "8"]),
+                            help="uint8 pixels per AXI4-Stream beat (8 = a 64-bit stream).")
 _rtl_options = [
-    click.option("--stages-every", default=1, show_default=True, type=click.IntRange(1),
-                 help="A register stage after every N LUT layers (and always after the last)."),
-    click.option("--pixels-per-beat", default=8, show_default=True, type=click.Choice(["1", "2", "4", "8"]),
-                 help="uint8 pixels per AXI4-Stream beat (8 = a 64-bit stream)."),
+    _stages_option, _beat_option,
     click.option("--temporal-shift", type=click.IntRange(0, 16),
-                 help="EMA shift of temporal mode (default: ceil(log2 F))."),
+                 help="EMA shift of temporal mode [default: ceil(log2 F) - 1]."),
 ]
 
 _with_rtl_options = with_options(_rtl_options)
@@ -30,8 +30,8 @@ def export_group() -> None:
 
 
 @export_group.command("rtl")
-@_model_argument
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the Verilog and manifest.json.")
+@model_input
+@click.option("--out", required=True, type=OutputDir(), help="Directory for the Verilog and manifest.json.")
 @_with_rtl_options
 def export_rtl_cmd(model: str | None, out: str, **options: Any) -> None:
     """Verilog of MODEL (default: the shipped model): lutnet_core, the AXI4-Stream top, manifest.json."""
@@ -42,10 +42,10 @@ def export_rtl_cmd(model: str | None, out: str, **options: Any) -> None:
 
 
 @export_group.command("overlay")
-@_model_argument
-@click.option("--board", default="pynq-z2", show_default=True, type=click.Choice(["pynq-z2", "zcu104", "kv260"]))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for rtl/, build.tcl, Makefile.")
-@click.option("--clock-mhz", default=200.0, show_default=True, type=click.FloatRange(10, 500), help="Fabric clock.")
+@model_input
+@click.option("--board", default="pynq-z2", type=click.Choice(["pynq-z2", "zcu104", "kv260"]))
+@click.option("--out", required=True, type=OutputDir(), help="Directory for rtl/, build.tcl, Makefile.")
+@click.option("--clock-mhz", default=200.0, type=click.FloatRange(10, 500), help="Fabric clock.")
 @_with_rtl_options
 def export_overlay_cmd(model: str | None, board: str, out: str, clock_mhz: float, **options: Any) -> None:
     """A Vivado project for MODEL on BOARD: `make` in OUT builds lutnet.bit and lutnet.hwh (needs Vivado)."""
@@ -61,12 +61,11 @@ def report_group() -> None:
 
 
 @report_group.command("rtl")
-@_model_argument
-@click.option("--clock-mhz", default=200.0, show_default=True, type=click.FloatRange(1, 1000),
-              help="Clock for the frames/s figures.")
+@model_input
+@click.option("--clock-mhz", default=200.0, type=click.FloatRange(1, 1000), help="Clock for the frames/s figures.")
 @click.option("--core-only", is_flag=True, help="Synthesize lutnet_core only (seconds, not a minute).")
-@click.option("--stages-every", default=1, show_default=True, type=click.IntRange(1))
-@click.option("--pixels-per-beat", default=8, show_default=True, type=click.Choice(["1", "2", "4", "8"]))
+@_stages_option
+@_beat_option
 def report_rtl_cmd(model: str | None, clock_mhz: float, core_only: bool, stages_every: int,
                    pixels_per_beat: str) -> None:
     """Yosys synth_xilinx of MODEL's core and top: LUT/FF/carry counts, xc7z020 share, logic levels, frames/s."""

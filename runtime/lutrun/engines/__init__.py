@@ -30,7 +30,16 @@ def engine_names() -> list[str]:
 
 
 def create_engine(name: str, model: Model, **options: Any) -> Engine:
-    """Build engine ``name`` for ``model``; options go to its constructor."""
+    """Build engine ``name`` for ``model``; options go to its constructor.
+
+    ``numpy`` (the reference), ``cpu`` (``threads=``, ``specialise=``), ``sim`` and ``fpga``
+    (``overlay=`` a .bit); every engine takes ``modulation=`` and ``temporal=``.
+
+    >>> import lutrun
+    >>> engine = lutrun.create_engine("cpu", lutrun.random_model((4, 4, 1), (8, 3), n_classes=3), threads=1)
+    >>> engine.name, engine_names()
+    ('cpu', ['cpu', 'fpga', 'numpy', 'sim'])
+    """
     if name not in _REGISTRY:
         raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(engine_names())}")
     module_name, class_name = _REGISTRY[name].split(":")

@@ -50,6 +50,13 @@ class Engine(ABC):
 
         ``frame0`` is the stream position of the first frame; the stochastic
         modulator and temporal mode depend on it.
+
+        >>> import numpy as np, lutrun
+        >>> engine = lutrun.create_engine("numpy", lutrun.load_model(lutrun.DEFAULT_MODEL))
+        >>> frame = np.zeros((28, 28), np.uint8)
+        >>> frame[4:24, 13:15] = 255                     # a vertical stroke
+        >>> int(engine.classify(frame).argmax())         # a "1"
+        1
         """
         rows = self.frames_as_rows(frames)
         if self.temporal is not None:

@@ -178,7 +178,13 @@ def tool_versions() -> dict[str, str | None]:
 
 def export_rtl(model: Model, out_dir: str | Path, stages_every: int = 1, pixels_per_beat: int = 8,
                temporal_shift: int | None = None) -> OverlayLayout:
-    """Write ``model``'s overlay RTL and manifest.json into ``out_dir``; returns its layout."""
+    """Write ``model``'s overlay RTL and manifest.json into ``out_dir``; returns its layout.
+
+    >>> import tempfile, lutrun
+    >>> layout = lutrun.export_rtl(lutrun.load_model(lutrun.DEFAULT_MODEL), tempfile.mkdtemp())
+    >>> layout.latency_cycles, layout.cycles_per_frame, layout.frame_latency_cycles
+    (3, 98, 23)
+    """
     from lutrun import __version__
 
     layout = overlay_layout(model, stages_every, pixels_per_beat, temporal_shift)

@@ -56,6 +56,16 @@ class PipelineOptions:
 
 
 class Pipeline:
+    """Sources -> preprocess -> engine -> sinks, one capture thread per source and one engine thread.
+
+    >>> import lutrun
+    >>> from lutrun.stream import Pipeline, open_source
+    >>> engine = lutrun.create_engine("cpu", lutrun.load_model(lutrun.DEFAULT_MODEL))
+    >>> summary = Pipeline(open_source("builtin?loop=1&rate=0&limit=200"), engine).run()
+    >>> summary["frames"], summary["accuracy"] > 0.95
+    (200, True)
+    """
+
     def __init__(self, sources: Source | Sequence[Source], engine: Engine, sinks: Sequence[Sink] = (),
                  options: PipelineOptions | None = None) -> None:
         self.sources = [sources] if isinstance(sources, Source) else list(sources)

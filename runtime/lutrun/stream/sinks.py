@@ -211,7 +211,8 @@ def display_available() -> str | None:
         cv2.namedWindow("lutrun")
         cv2.destroyWindow("lutrun")
     except cv2.error:
-        return "this OpenCV build has no GUI (opencv-python-headless)"
+        return ("this OpenCV build has no GUI (opencv-python-headless); for windows: "
+                "pip uninstall -y opencv-python-headless && pip install 'lutrun[gui]'")
     return None
 
 

@@ -11,16 +11,29 @@ from lutrun.errors import ConfigError
 from lutrun.model import METHODS
 from lutrun.train.wiring import parse_conv
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 WIRINGS = ("random", "local")
+# Keys that steer a run rather than the model: accepted in a config file, kept out of the model's provenance.
+RUN_KEYS = ("resume", "quiet")
+
+
+def _toml() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ConfigError("reading a TOML config on Python 3.10 needs tomli: pip install 'lutrun[train]'") from None
+    return tomllib
 
 
 @dataclass
 class TrainConfig:
+    """Every setting of a training run; the defaults are the shipped model's recipe (docs/models.md).
+
+    A config file's keys are these names, which are also the flags' (``fan_in`` or ``fan-in``).
+    """
+
     data: str = ""
     out: str = "model.lutnet"
     layers: list[int] = field(default_factory=lambda: [2000, 800, 400])
@@ -28,19 +41,21 @@ class TrainConfig:
     wiring: list[str] = field(default_factory=lambda: ["local", "random", "random"])
     window: int = 7
     conv: list[str] = field(default_factory=list)
-    shift: int = 0
+    shift: int = 1
     method: str = "thermometer"
     frames: int = 15
     train_frames: int = 5
-    epochs: int = 10
+    epochs: int = 30
     batch: int = 128
-    lr: float = 0.01
+    lr: float = 0.03
     temperature: float = 0.05
     seed: int = 1
     limit: int | None = None
     validation: int = 5000
     checkpoint: str = ""
     name: str = "lutnet"
+    resume: bool = False
+    quiet: bool = False
 
     def __post_init__(self) -> None:
         if not self.layers or min(self.layers) < 1:
@@ -70,9 +85,10 @@ class TrainConfig:
         """Settings from a TOML file (its keys are the field names), then non-None overrides."""
         values: dict[str, Any] = {}
         if path is not None:
+            toml = _toml()
             try:
-                values = tomllib.loads(Path(path).read_text())
-            except (OSError, tomllib.TOMLDecodeError) as exc:
+                values = {k.replace("-", "_"): v for k, v in toml.loads(Path(path).read_text()).items()}
+            except (OSError, UnicodeDecodeError, toml.TOMLDecodeError) as exc:
                 raise ConfigError(f"{path}: {exc}") from None
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - names
@@ -85,4 +101,11 @@ class TrainConfig:
             raise ConfigError(str(exc)) from None
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings that decide the model (run keys left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in RUN_KEYS}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each setting's default, as ``--help`` shows it."""
+        return {f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+                for f in dataclasses.fields(cls)}
