@@ -10,18 +10,18 @@ NATIVE := $(wildcard native/*.c native/*.h native/*.py overlays/*/*)
 # The numpy-1.26 environment installs a copy (not editable): reinstall when the package changes.
 PACKAGE := $(shell find runtime/lutrun -type f \( -name '*.py' -o -name '*.c' -o -name '*.lutnet' \) 2>/dev/null)
 
-.PHONY: demo test test-main test-np1 api clean
+.PHONY: demo test test-main test-np1 test-boards api clean
 
 $(VENV)/.installed: pyproject.toml setup.py $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,train]'
+	$(PY) -m pip install -q -e '.[test,train,opencv]'
 	touch $@
 
 $(VENV_NP1)/.installed: pyproject.toml setup.py $(NATIVE) $(PACKAGE)
 	$(PYTHON_NP1) -m venv $(VENV_NP1)
 	$(VENV_NP1)/bin/python -m pip install -q --upgrade pip
-	$(VENV_NP1)/bin/python -m pip install -q 'numpy==1.26.4' '.[test,fpga]'
+	$(VENV_NP1)/bin/python -m pip install -q 'numpy==1.26.4' '.[test,fpga,opencv]'
 	touch $@
 
 # The shipped model on the built-in stream (1,000 MNIST test frames, 5 passes at 1000 fps).
@@ -36,6 +36,11 @@ test-main: $(VENV)/.installed
 # Installed (not editable) so that it uses its own build of the extension.
 test-np1: $(VENV_NP1)/.installed
 	cd tests && ../$(VENV_NP1)/bin/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml -m "not slow" .
+
+# The boards' Linux (Debian armhf and arm64 with the distribution's Python stack) under qemu-user:
+# install as docs/boards.md says, the fast tests and the demo inside. Needs root (debootstrap, chroot).
+test-boards:
+	bash .ci/boards.sh
 
 # The Python API reference, from the docstrings (pdoc).
 api: $(VENV)/.installed

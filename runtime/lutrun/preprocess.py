@@ -5,15 +5,14 @@ path allocates nothing when an ``out`` array is passed.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from lutrun.errors import ConfigError, InputShapeError
+from lutrun.opencv import cv2
 
 CROPS = ("center", "none")
-# (frame channels, model channels) -> OpenCV conversion
-_CONVERSIONS = {(3, 1): cv2.COLOR_BGR2GRAY, (4, 1): cv2.COLOR_BGRA2GRAY, (1, 3): cv2.COLOR_GRAY2BGR,
-                (4, 3): cv2.COLOR_BGRA2BGR}
+# (frame channels, model channels) -> OpenCV conversion (looked up when used: cv2 loads lazily)
+_CONVERSIONS = {(3, 1): "COLOR_BGR2GRAY", (4, 1): "COLOR_BGRA2GRAY", (1, 3): "COLOR_GRAY2BGR", (4, 3): "COLOR_BGRA2BGR"}
 
 
 class Preprocessor:
@@ -34,7 +33,7 @@ class Preprocessor:
         channels = 1 if frame.ndim == 2 else frame.shape[2]
         if channels == self.shape[2]:
             return frame
-        return cv2.cvtColor(frame, _CONVERSIONS[(channels, self.shape[2])])
+        return cv2.cvtColor(frame, getattr(cv2, _CONVERSIONS[(channels, self.shape[2])]))
 
     def _cropped(self, frame: np.ndarray) -> np.ndarray:
         if self.crop == "none":

@@ -238,7 +238,7 @@ class Pipeline:
         np.copyto(kept, image)
 
     def _infer(self) -> None:
-        slots = np.zeros(self.options.max_batch, np.int64)
+        slots = np.zeros(self.options.max_batch, np.intp)  # indices: 32 bits on a 32-bit board
         try:
             while True:
                 try:

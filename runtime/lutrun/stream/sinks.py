@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
 from lutrun.errors import ConfigError, PipelineError
+from lutrun.opencv import cv2
 from lutrun.stream.stats import ARRIVAL, STAGES, StreamStats, percentiles_ms
 
 if TYPE_CHECKING:

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import cv2
 import numpy as np
 
 from lutrun.datasets import load_idx_dataset
 from lutrun.errors import ConfigError, DataError, HardwareError
+from lutrun.opencv import cv2
 
 NO_LABEL = -1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
