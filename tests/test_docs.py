@@ -99,3 +99,10 @@ def test_api_reference_builds_without_warnings(tmp_path):
     assert result.returncode == 0 and "Warn" not in result.stderr, result.stderr
     page = (tmp_path / "lutrun.html").read_text()
     assert "create_engine" in page and "load_model" in page and "export_rtl" in page
+
+
+@pytest.mark.parametrize("feature", ["--normalize", "--specialise", "--streams", "--logdir", "--generic",
+                                     "--validation", "--resume", "OUT.ckpt", "validation =", "checkpoint =",
+                                     "Pipeline(", ".ci/run", "--temporal", "--overlay", "lutrun[gui]"])
+def test_features_users_look_for_are_documented(feature):
+    assert any(feature in path.read_text() for path in DOCS), f"{feature} is documented nowhere"
