@@ -159,3 +159,74 @@ def test_huge_declared_shape_is_refused_without_allocating(tmp_path, model):
     _write(tmp_path / "huge.lutnet", members)
     with pytest.raises(ModelFormatError, match="layer0_tables"):
         load_model(tmp_path / "huge.lutnet")
+
+
+# -- hostile files (issue: hardening), each run as a user would where the failure was a crash or a hang --
+
+def test_meta_integers_too_long_for_python_are_a_format_error(tmp_path, model):
+    arrays = _arrays(model)
+    arrays["meta"] = np.array(str(arrays["meta"][()])[:-1] + ', "big": ' + "9" * 5000 + "}")
+    _write(tmp_path / "m.lutnet", arrays)
+    with pytest.raises(ModelFormatError, match="meta: is not valid JSON"):
+        load_model(tmp_path / "m.lutnet")
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_version_must_be_the_integer_one(tmp_path, model, version):
+    _write(tmp_path / "m.lutnet", _meta_with(model, version=version))
+    with pytest.raises(ModelFormatError, match="meta.version"):
+        load_model(tmp_path / "m.lutnet")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_in_meta_are_refused(tmp_path, model, constant):
+    arrays = _arrays(model)
+    arrays["meta"] = np.array(str(arrays["meta"][()])[:-1] + f', "accuracy": {constant}}}')
+    _write(tmp_path / "m.lutnet", arrays)
+    with pytest.raises(ModelFormatError, match=f"{constant.lstrip('-')} is not a JSON number"):
+        load_model(tmp_path / "m.lutnet")
+
+
+def test_encrypted_members_are_refused(tmp_path, model):
+    path = tmp_path / "m.lutnet"
+    save_model(model, path)
+    data = bytearray(path.read_bytes())
+    # Set the "encrypted" flag (bit 0 of the general purpose flags) in every local and central header.
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            data[start + offset] |= 1
+            start += 4
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFormatError, match="encrypted"):
+        load_model(path)
+
+
+def test_total_declared_size_is_bounded_before_anything_is_read(tmp_path, model):
+    """Three members each under the per-member limit but 1.5 GB together: refused from the directory alone."""
+    path = tmp_path / "big.lutnet"
+    save_model(model, path)
+    data = bytearray(path.read_bytes())
+    start, patched = 0, 0
+    while (start := data.find(b"PK\x01\x02", start)) >= 0 and patched < 3:  # central directory entries
+        data[start + 24:start + 28] = (500 << 20).to_bytes(4, "little")  # uncompressed size
+        start += 4
+        patched += 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFormatError, match="over the .* byte limit .*LUTRUN_MAX_MODEL_BYTES"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/null", "directory"])
+def test_only_regular_files_are_opened(tmp_path, target):
+    path = tmp_path if target == "directory" else target
+    with pytest.raises(ModelFormatError, match="is not a regular file"):
+        load_model(path)
+
+
+def test_models_load_from_bytes_as_an_upload_brings_them(tmp_path, model):
+    data = save_model(model, tmp_path / "m.lutnet").read_bytes()
+    loaded = load_model(data)
+    assert loaded.digest() == model.digest()
+    with pytest.raises(ModelFormatError, match="the uploaded bytes is not a .lutnet"):
+        load_model(b"not a zip")

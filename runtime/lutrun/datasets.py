@@ -1,21 +1,28 @@
 """Reading labelled image sets in the standard idx format (MNIST and friends).
 
 Files may be gzip-compressed.  Every defect (missing file, bad magic, wrong
-size, mismatched counts) raises DataError naming the file.
+size, mismatched counts, negative labels) raises DataError naming the file.
+Files are read as a stream: the header first, then exactly the bytes it
+declares, so a compressed file cannot unpack more than that (docs/limits.md).
 """
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lutrun.errors import DataError
+from lutrun.limits import DATASET_BYTES, limit
 
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 SPLITS = {"train": "train", "test": "t10k"}
+
 
 
 @dataclass(frozen=True)
@@ -28,23 +35,47 @@ class LabelledImages:
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """One idx file (``.gz`` or plain) as an array of its declared shape and type."""
     path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file")
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _DTYPES or magic[3] == 0:
+                raise DataError(f"{path}: not an idx file (bad magic number)")
+            ndim, dtype = magic[3], np.dtype(_DTYPES[magic[2]])
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DataError(f"{path}: truncated header")
+            shape = struct.unpack(f">{ndim}I", dims)
+            nbytes = dtype.itemsize
+            for d in shape:
+                nbytes *= d
+            header = 4 + 4 * ndim
+            most = limit(DATASET_BYTES)
+            if nbytes > most:
+                raise DataError(f"{path}: its header declares {shape}, {nbytes} bytes, over the {most} byte "
+                                "limit (LUTRUN_MAX_DATASET_BYTES raises it; docs/limits.md)")
+            data = np.empty(nbytes, np.uint8)
+            got = _read_into(f, data)
+            if got != nbytes or f.read(1):
+                size = f"{header + got}" if got != nbytes else f"more than {header + nbytes}"
+                raise DataError(f"{path}: {size} bytes, but its header {shape} needs {header + nbytes}")
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES or raw[3] == 0:
-        raise DataError(f"{path}: not an idx file (bad magic number)")
-    ndim, dtype = raw[3], np.dtype(_DTYPES[raw[2]])
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated header")
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise DataError(f"{path}: {len(raw)} bytes, but its header {shape} needs {expected}")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape)
+    return data.view(dtype).reshape(shape)
+
+
+def _read_into(f: io.BufferedIOBase, buffer: np.ndarray) -> int:
+    """Fill ``buffer`` from ``f``; returns the bytes read (fewer at the end of the file)."""
+    view, got = memoryview(buffer).cast("B"), 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -68,4 +99,17 @@ def load_idx_dataset(directory: str | os.PathLike, split: str = "test", limit: i
         raise DataError(f"{directory}: {split} images {images.shape} and labels {labels.shape} do not pair up")
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
+    check_labels(labels, None, f"{directory}: {split} labels")
     return LabelledImages(images[..., None].copy(), labels.astype(np.int64), f"{directory}:{split}")
+
+
+def check_labels(labels: np.ndarray, n_classes: int | None, where: str) -> None:
+    """Labels are class indices: integers in 0..n_classes-1; DataError names the first that is not."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise DataError(f"{where}: labels must be integers, got {labels.dtype}")
+    bad = (labels < 0) if n_classes is None else (labels < 0) | (labels >= n_classes)
+    if bad.any():
+        i = int(np.argmax(bad))
+        span = "non-negative" if n_classes is None else f"in 0..{n_classes - 1} (the model's classes)"
+        raise DataError(f"{where}: label {int(labels[i])} at index {i} is not {span}")

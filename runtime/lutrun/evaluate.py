@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from lutrun.datasets import check_labels
 from lutrun.engines.base import Engine
 from lutrun.votes import predict
 
@@ -12,6 +13,7 @@ from lutrun.votes import predict
 def evaluate(engine: Engine, images: np.ndarray, labels: np.ndarray, batch: int = 4096) -> dict[str, Any]:
     """Classify ``images`` (frame counter = index) and compare with ``labels``."""
     n_classes = engine.model.n_classes
+    check_labels(labels, n_classes, "evaluation")
     predictions = np.concatenate([predict(engine.classify(images[i:i + batch], frame0=i))
                                   for i in range(0, len(images), batch)]) if len(images) else np.zeros(0, np.int64)
     confusion = np.zeros((n_classes, n_classes), np.int64)

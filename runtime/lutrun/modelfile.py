@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from lutrun.errors import ModelFormatError
+from lutrun.limits import MODEL_BYTES, limit
 from lutrun.model import FORMAT, MAX_LAYERS, VERSION, Layer, Model, Modulation
 
 MAX_MEMBER_BYTES = 512 << 20
@@ -69,15 +70,18 @@ def save_model(model: Model, path: PathLike) -> Path:
     return path
 
 
-def load_model(path: PathLike) -> Model:
-    """Read and fully validate a ``.lutnet``; any defect raises ModelFormatError naming the field.
+def load_model(path: PathLike | bytes) -> Model:
+    """Read and fully validate a ``.lutnet`` (a path, or the file's bytes, as an upload brings them).
+
+    Any defect raises ModelFormatError naming the field; nothing is allocated beyond what the
+    archive's headers declare, and their total is bounded (docs/limits.md).
 
     >>> import lutrun
     >>> model = lutrun.load_model(lutrun.DEFAULT_MODEL)
     >>> model.input_shape, model.n_luts, model.modulation.frames
     ((28, 28, 1), 3200, 15)
     """
-    arrays = _read_members(Path(path))
+    arrays = _read_members(path if isinstance(path, (bytes, bytearray)) else Path(path))
     meta = _parse_meta(arrays.pop("meta", None))
     layers = []
     for i in range(MAX_LAYERS + 1):
@@ -110,19 +114,34 @@ def load_model(path: PathLike) -> Model:
     return model
 
 
-def _read_members(path: Path) -> dict[str, np.ndarray]:
+def _open_archive(source: Path | bytes) -> zipfile.ZipFile:
+    """The archive, from bytes or from a regular file (never a device, FIFO or directory)."""
+    name = "the uploaded bytes" if isinstance(source, (bytes, bytearray)) else str(source)
     try:
-        zf = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise ModelFormatError("file", f"{path} does not exist") from None
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ModelFormatError("file", f"{path} is not a .lutnet (npz) archive: {exc}") from None
+        if isinstance(source, (bytes, bytearray)):
+            return zipfile.ZipFile(io.BytesIO(source))
+        if not source.exists():
+            raise ModelFormatError("file", f"{source} does not exist")
+        if not source.is_file():
+            raise ModelFormatError("file", f"{source} is not a regular file")
+        return zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ModelFormatError("file", f"{name} is not a .lutnet (npz) archive: {exc}") from None
+
+
+def _read_members(source: Path | bytes) -> dict[str, np.ndarray]:
     arrays = {}
-    with zf:
+    with _open_archive(source) as zf:
         infos = zf.infolist()
         if len(infos) > 2 * MAX_LAYERS + 2:
             raise ModelFormatError("file", f"{len(infos)} members is more than any valid model has")
+        total, most = sum(info.file_size for info in infos), limit(MODEL_BYTES)
+        if total > most:
+            raise ModelFormatError("file", f"its members hold {total} bytes, over the {most} byte limit "
+                                   "(LUTRUN_MAX_MODEL_BYTES raises it; docs/limits.md)")
         for info in infos:
+            if info.flag_bits & 0x1:
+                raise ModelFormatError(info.filename, "is encrypted; a .lutnet holds plain members")
             match = _MEMBER.match(info.filename)
             if not match:
                 raise ModelFormatError(info.filename, "unexpected member in a .lutnet archive")
@@ -131,7 +150,7 @@ def _read_members(path: Path) -> dict[str, np.ndarray]:
                 raise ModelFormatError(key, "appears twice in the archive")
             try:
                 arrays[key] = _read_array(zf, info, key)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
                 if isinstance(exc, ModelFormatError):
                     raise
                 raise ModelFormatError(key, f"unreadable ({exc})") from None
@@ -155,10 +174,14 @@ def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> np.ndar
         nbytes = count * dtype.itemsize
         if count < 0 or nbytes != info.file_size - f.tell():
             raise ModelFormatError(key, f"header says {shape} {dtype} but the member holds {info.file_size - f.tell()} data bytes")
-        data = f.read(nbytes)
-        if len(data) != nbytes or f.read(1):
+        array = np.empty(count, dtype)  # read straight into the array: nothing is held twice
+        if f.readinto(memoryview(array).cast("B")) != nbytes or f.read(1):
             raise ModelFormatError(key, "truncated")
-    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C").copy()
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _parse_meta(meta: np.ndarray | None) -> dict[str, Any]:
@@ -167,14 +190,15 @@ def _parse_meta(meta: np.ndarray | None) -> dict[str, Any]:
     if meta.shape != () or meta.dtype.kind != "U" or meta.dtype.itemsize // 4 > MAX_META_CHARS:
         raise ModelFormatError("meta", "must be a 0-d string array holding JSON")
     try:
-        parsed = json.loads(str(meta[()]))
-    except (json.JSONDecodeError, RecursionError) as exc:
+        parsed = json.loads(str(meta[()]), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # ValueError: also integers too long to convert
         raise ModelFormatError("meta", f"is not valid JSON ({exc})") from None
     if not isinstance(parsed, dict):
         raise ModelFormatError("meta", "must be a JSON object")
     if parsed.get("format") != FORMAT:
         raise ModelFormatError("meta.format", f"must be {FORMAT!r}, got {parsed.get('format')!r}")
-    if parsed.get("version") != VERSION:
+    version = parsed.get("version")
+    if type(version) is not int or version != VERSION:  # not True, not 1.0
         raise ModelFormatError("meta.version", f"version {parsed.get('version')!r} is not supported (this lutrun reads {VERSION})")
     for key in _KNOWN_META[2:]:
         if key not in parsed:

@@ -1,0 +1,103 @@
+"""Hostile inputs end in one clear error with bounded memory: datasets, labels, and the CLI on them."""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+from lutrun.datasets import load_idx_dataset, read_idx
+from lutrun.engines import create_engine
+from lutrun.errors import DataError
+from lutrun.evaluate import evaluate
+from lutrun.resources import resolve_model
+
+from conftest import run_cli
+
+
+def _idx(dtype_code: int, shape: tuple[int, ...], payload: bytes) -> bytes:
+    return bytes([0, 0, dtype_code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape) + payload
+
+
+def _write_dataset(directory, images: np.ndarray, labels: np.ndarray, label_code: int = 0x08) -> None:
+    directory.mkdir(exist_ok=True)
+    (directory / "t10k-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(_idx(0x08, images.shape, images.astype(np.uint8).tobytes())))
+    (directory / "t10k-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(_idx(label_code, labels.shape, labels.tobytes())))
+
+
+def test_a_gzip_bomb_is_read_no_further_than_its_header_declares(tmp_path):
+    """Header: 20 images of 28x28; then 1 GB of zeros (4.7 MB compressed). Refused under a 512 MB address space."""
+    bomb = tmp_path / "t10k-images-idx3-ubyte.gz"
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    with open(bomb, "wb") as f:
+        f.write(packer.compress(_idx(0x08, (20, 28, 28), b"")))
+        chunk = bytes(64 << 20)
+        for _ in range(16):
+            f.write(packer.compress(chunk))
+        f.write(packer.flush())
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
+            "from lutrun.datasets import read_idx\n"
+            "from lutrun.errors import DataError\n"
+            f"try:\n    read_idx({str(bomb)!r})\nexcept DataError as e:\n    print(e)\n")
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "more than 15696 bytes, but its header (20, 28, 28) needs 15696" in result.stdout
+    assert time.monotonic() - start < 20
+
+
+def test_declared_sizes_are_bounded_and_cannot_overflow(tmp_path):
+    huge = tmp_path / "huge"
+    huge.write_bytes(_idx(0x08, (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF), b"\0" * 16))
+    with pytest.raises(DataError, match="over the .* byte limit"):
+        read_idx(huge)
+    with pytest.raises(DataError, match="not a regular file"):
+        read_idx(tmp_path)
+
+
+def test_negative_labels_are_refused_with_their_index(tmp_path):
+    images = np.zeros((5, 28, 28), np.uint8)
+    _write_dataset(tmp_path / "d", images, np.array([1, 2, -1, 3, 4], np.int8), label_code=0x09)
+    with pytest.raises(DataError, match="label -1 at index 2 is not non-negative"):
+        load_idx_dataset(tmp_path / "d")
+
+
+def test_labels_outside_the_models_classes_are_refused_not_miscounted(tmp_path):
+    model = resolve_model(None)
+    images = np.zeros((4, 28, 28, 1), np.uint8)
+    with pytest.raises(DataError, match="label 10 at index 3 is not in 0..9"):
+        evaluate(create_engine("cpu", model), images, np.array([0, 1, 2, 10]))
+    _write_dataset(tmp_path / "d", images[..., 0], np.array([0, 1, 200, 3], np.uint8))
+    result = run_cli("eval", "--data", str(tmp_path / "d"))
+    assert result.returncode == 1 and result.stderr.strip() == \
+        "lutrun: error: evaluation: label 200 at index 2 is not in 0..9 (the model's classes)"
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/null"])
+def test_the_cli_refuses_a_device_as_a_model_at_once(target):
+    start = time.monotonic()
+    result = run_cli("info", target, timeout=30)
+    assert result.returncode == 1 and "is not a regular file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and time.monotonic() - start < 10
+
+
+def test_limits_can_be_raised_and_a_bad_setting_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("LUTRUN_MAX_DATASET_BYTES", "100")
+    big = tmp_path / "big"
+    big.write_bytes(_idx(0x08, (2, 10, 10), bytes(200)))
+    with pytest.raises(DataError, match="200 bytes, over the 100 byte limit"):
+        read_idx(big)
+    monkeypatch.setenv("LUTRUN_MAX_DATASET_BYTES", "1000")
+    assert read_idx(big).shape == (2, 10, 10)
+    result = run_cli("info", env={**os.environ, "LUTRUN_MAX_MODEL_BYTES": "lots"})
+    assert result.returncode == 1 and result.stderr.strip() == \
+        "lutrun: error: LUTRUN_MAX_MODEL_BYTES must be a positive number of bytes, got 'lots'"
