@@ -101,3 +101,85 @@ def test_limits_can_be_raised_and_a_bad_setting_is_one_line(tmp_path, monkeypatc
     result = run_cli("info", env={**os.environ, "LUTRUN_MAX_MODEL_BYTES": "lots"})
     assert result.returncode == 1 and result.stderr.strip() == \
         "lutrun: error: LUTRUN_MAX_MODEL_BYTES must be a positive number of bytes, got 'lots'"
+
+
+@pytest.mark.parametrize("frame0", [float("nan"), 1.5, "3", True, None])
+def test_a_frame_counter_must_be_an_integer(frame0):
+    from lutrun.errors import ConfigError
+
+    engine = create_engine("numpy", resolve_model(None))
+    with pytest.raises(ConfigError, match="frame0 must be an integer"):
+        engine.classify(np.zeros((1, 28, 28), np.uint8), frame0=frame0)
+
+
+def test_classify_into_checks_what_it_writes_through():
+    """Rows [4, 784] into scores [1, 10] used to corrupt the heap; wrong widths and dtypes passed silently."""
+    from lutrun.errors import InputShapeError
+
+    engine = create_engine("cpu", resolve_model(None))
+    good_rows, good_scores = np.zeros((4, 784), np.uint8), np.zeros((4, 10), np.int32)
+    for rows, scores in [(good_rows, np.zeros((1, 10), np.int32)), (np.zeros((4, 100), np.uint8), good_scores),
+                         (good_rows.astype(np.float64), good_scores), (good_rows, good_scores.astype(np.int64)),
+                         (np.zeros((784, 4), np.uint8).T, good_scores)]:
+        with pytest.raises(InputShapeError):
+            engine.classify_into(rows, scores)
+    engine.classify_into(good_rows, good_scores)
+
+
+def test_scores_that_would_overflow_int32_are_refused_not_wrapped():
+    """600,000 outputs of one class at F = 4,096 owe it 2,457,600,000 votes: more than int32 holds."""
+    from lutrun.errors import ConfigError
+    from lutrun.model import Modulation, random_model
+
+    model = random_model((2, 2, 1), (4, 600_000), fan_in=(4, 1), n_classes=1,
+                         modulation=Modulation("thermometer", 4096, 0, (0, 255)))
+    for name in ("numpy", "cpu"):
+        with pytest.raises(ConfigError, match="scores could reach 2457600000"):
+            create_engine(name, model)
+    assert create_engine("cpu", model.with_modulation(frames=3000)).classify(
+        np.full((1, 2, 2), 255, np.uint8))[0, 0] <= 2**31 - 1
+
+
+def test_the_reference_engine_works_in_bounded_chunks():
+    """200 frames at F = 4,096 used to take 12 GiB at once; under a 1.5 GB address space it now just runs."""
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))\n"
+            "import numpy as np, lutrun\n"
+            "from lutrun.model import random_model, Modulation\n"
+            "m = random_model((28, 28, 1), (300, 100, 10), n_classes=10, modulation=Modulation('thermometer', 4096, 0, (0, 255)))\n"
+            "x = np.random.default_rng(0).integers(0, 256, (200, 28, 28), dtype=np.uint8)\n"
+            "a = lutrun.create_engine('numpy', m).classify(x)\n"
+            "b = lutrun.create_engine('cpu', m).classify(x)\n"
+            "print(bool((a == b).all()))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr[-2000:]
+
+
+def test_random_model_sizes_are_bounded_before_allocating():
+    result = run_cli("bench", "engine", "--layers", "100000000000")
+    assert result.returncode == 1 and "1..16777216 LUTs" in result.stderr
+    result = run_cli("bench", "engine", "--layers", "10000000,10000000,10000000")
+    assert result.returncode == 1 and "give fewer --samples" in result.stderr
+
+
+def test_a_damaged_kernel_in_the_cache_is_rebuilt(tmp_path, monkeypatch):
+    from lutrun.codegen import build_kernel
+    from lutrun.model import random_model
+
+    monkeypatch.setenv("LUTRUN_CACHE", str(tmp_path))
+    model = random_model((3, 3, 1), (12, 5), n_classes=5, seed=11)
+    path = build_kernel(model)
+    path.write_bytes(path.read_bytes()[:100])  # truncated, as a killed build or a full disk leaves it
+    engine = create_engine("cpu", model, specialise=True)
+    x = np.random.default_rng(0).integers(0, 256, (50, 3, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(engine.classify(x), create_engine("numpy", model).classify(x))
+
+
+def test_unwritable_and_misnamed_outputs_are_one_line(tmp_path):
+    result = run_cli("demo", "--jsonl", "/dev/full", "--duration", "1", "--headless", timeout=60)
+    assert result.returncode == 1 and "No space left on device" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run_cli("eval", "--data", "x", "--frames", "1", "--plot", str(tmp_path / "study.foo"))
+    assert result.returncode == 2 and "must end in .png" in result.stderr
+    result = run_cli("demo", "--record", str(tmp_path / "out.mkv"))
+    assert result.returncode == 2 and "must end in .mp4, .avi" in result.stderr

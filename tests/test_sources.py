@@ -97,9 +97,19 @@ def test_missing_camera_is_a_clear_error_not_a_hang():
     ("nowhere:1", ConfigError, "unknown source"),
     ("video:", ConfigError, "needs a target"),
     ("builtin?speed=2", ConfigError, "unknown option 'speed'"),
-    ("builtin?rate=fast", ConfigError, "bad value 'fast'"),
-    ("builtin?rate=-5", ConfigError, "rate must be >= 0"),
+    ("builtin?rate=fast", ConfigError, "rate='fast' is not a number"),
+    ("builtin?rate=-5", ConfigError, "rate='-5' must be a finite number in 0..1e"),
     ("camera:0?fourcc=H264", ConfigError, "fourcc"),
+    # every numeric option finite and in range, named in the error (issue: hardening)
+    ("builtin?seed=-1", ConfigError, "seed='-1' must be"),
+    ("builtin?noise=nan", ConfigError, "noise='nan' must be a finite number"),
+    ("builtin?noise=inf", ConfigError, "noise='inf' must be a finite number"),
+    ("builtin?limit=-5", ConfigError, "limit='-5' must be"),
+    ("builtin?jitter=2", ConfigError, "jitter='2' must be"),
+    ("builtin?loop=1.5", ConfigError, "loop='1.5' is not a number"),
+    ("builtin?poisson=maybe", ConfigError, "poisson='maybe' must be 1/true/yes"),
+    ("camera:0?width=0", ConfigError, "width='0' must be"),
+    ("camera:0?fps=nan", ConfigError, "fps='nan' must be"),
 ])
 def test_bad_specs(spec, error, message):
     with pytest.raises(error, match=message):

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from lutrun.errors import ModelFormatError
+from lutrun.limits import MODEL_BYTES, limit
 
 FORMAT = "lutnet"
 VERSION = 1
@@ -211,6 +212,13 @@ def random_model(
     fan_ins = (fan_in,) * len(widths) if isinstance(fan_in, int) else tuple(fan_in)
     if len(fan_ins) != len(widths):
         raise ModelFormatError("layer0_inputs", "give one fan-in per layer")
+    # The size a model file may have (docs/limits.md), checked before anything is allocated.
+    if not 1 <= len(widths) <= MAX_LAYERS or any(not 1 <= w <= MAX_WIDTH for w in widths):
+        raise ModelFormatError("layer0_inputs", f"a model has 1..{MAX_LAYERS} layers of 1..{MAX_WIDTH} LUTs")
+    nbytes = sum(w * (4 * k + 8) for w, k in zip(widths, fan_ins))
+    if nbytes > limit(MODEL_BYTES):
+        raise ModelFormatError("layer0_inputs", f"{sum(widths)} LUTs take {nbytes} bytes, over the "
+                               f"{limit(MODEL_BYTES)} byte limit (LUTRUN_MAX_MODEL_BYTES raises it)")
     prev = input_shape[0] * input_shape[1] * input_shape[2]
     layers = []
     for n, k in zip(widths, fan_ins):

@@ -22,6 +22,19 @@ def class_scores(outputs: np.ndarray, output_classes: np.ndarray, n_classes: int
     return scores.astype(np.int32)
 
 
+SCORE_MAX = 2**31 - 1  # scores are int32 in every engine and leave the fabric as int32
+
+
+def largest_score(output_classes: np.ndarray, frames: int, temporal_shift: int | None = None) -> int:
+    """The highest score any frame can reach: F votes per output of the fullest class, or the temporal
+    average's bound 2**shift * (outputs + 1) - 1 (lutrun.temporal)."""
+    voting = output_classes[output_classes >= 0]
+    most = int(np.bincount(voting).max()) if voting.size else 0
+    if temporal_shift is None:
+        return frames * most
+    return ((most + 1) << temporal_shift) - 1
+
+
 def predict(scores: np.ndarray) -> np.ndarray:
     """Class per frame; np.argmax returns the first maximum, i.e. the lowest class on ties."""
     return np.argmax(scores, axis=-1)

@@ -8,7 +8,10 @@ import numpy as np
 
 from lutrun.bench.timing import median_seconds
 from lutrun.engines import create_engine
+from lutrun.errors import ConfigError
 from lutrun.model import Model
+
+WORK_BYTES = 4 << 30  # the packed inputs, outputs and scratch the benchmark allocates
 
 
 def bench_engine(model: Model, samples: int = 1 << 16, repeats: int = 7, numpy_samples: int = 1024,
@@ -21,6 +24,10 @@ def bench_engine(model: Model, samples: int = 1 << 16, repeats: int = 7, numpy_s
     rng = np.random.default_rng(0)
     words = (samples + 63) // 64
     samples = words * 64
+    buffers = (model.n_inputs + model.n_outputs + 2 * max(model.widths)) * words * 8
+    if buffers > WORK_BYTES:
+        raise ConfigError(f"{samples} samples of this model need {buffers} bytes of buffers, over {WORK_BYTES}: "
+                          "give fewer --samples")
     packed = rng.integers(0, 2**64, (model.n_inputs, words), dtype=np.uint64)
     threads = threads or os.cpu_count() or 1
     out = np.empty((model.n_outputs, words), np.uint64)

@@ -40,6 +40,13 @@ def main(command: click.Command = cli, prog_name: str | None = None, args: list[
     except LutrunError as exc:
         click.echo(f"lutrun: error: {exc}", err=True)
         sys.exit(1)
+    except MemoryError:
+        click.echo("lutrun: error: out of memory (docs/limits.md lists what lutrun bounds, and how)", err=True)
+        sys.exit(1)
+    except OSError as exc:  # a disk full or gone while writing a result: still one line
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"lutrun: error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
 
 
 __all__: list[Any] = ["cli", "main"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from lutrun.cli.common import (OutputDir, OutputFile, emit, engine_option, engine_options, frames_option,
+from lutrun.cli.common import (IMAGE_FILE, OutputDir, emit, engine_option, engine_options, frames_option,
                                generic_option, int_list, model_for, model_input, overlay_option)
 from lutrun.model import METHODS
 
@@ -59,7 +59,7 @@ def bench_fused_cmd(model: str | None, frames: int | None, method: str | None, c
 @click.option("--policy", type=click.Choice(["latest", "all"]), help="Override the scenario's drop policy.")
 @click.option("--queue", default=32, type=click.IntRange(1), help="Frames that may wait before "
               "the oldest is dropped (latest policy).")
-@click.option("--histogram", type=OutputFile(), help="Also save a latency histogram PNG here (needs lutrun[plot]).")
+@click.option("--histogram", type=IMAGE_FILE, help="Also save a latency histogram PNG here (needs lutrun[plot]).")
 @click.option("--logdir", type=OutputDir(), help="Keep LoadGen's logs (mlperf_log_*) in this folder.")
 @generic_option
 def bench_latency_cmd(model: str | None, scenario: str, rate: float, duration: float, engine_name: str,

@@ -59,13 +59,19 @@ def model_input(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class OutputFile(click.ParamType):
-    """A file the command will write: its folder must exist and take files, and it must not be a folder."""
+    """A file the command will write: its folder must exist and take files, it must not be a folder, and it
+    must end in one of ``suffixes`` when the format follows from the name."""
 
     name = "file"
+
+    def __init__(self, suffixes: tuple[str, ...] = ()) -> None:
+        self.suffixes = suffixes
 
     def convert(self, value: Any, param: Any, ctx: Any) -> str:
         path = Path(value)
         folder = path.parent
+        if self.suffixes and path.suffix.lower() not in self.suffixes:
+            self.fail(f"{value}: the name must end in {', '.join(self.suffixes)} (it sets the format)", param, ctx)
         if path.is_dir():
             self.fail(f"{value} is a directory, not a file", param, ctx)
         if not folder.is_dir():
@@ -88,6 +94,10 @@ class OutputDir(click.ParamType):
         if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
             self.fail(f"{existing} is not writable", param, ctx)
         return str(path)
+
+
+IMAGE_FILE = OutputFile((".png", ".svg", ".pdf", ".jpg", ".jpeg"))
+VIDEO_FILE = OutputFile((".mp4", ".avi"))
 
 
 def engine_options(engine: str, model: Model, specialise: bool = False, overlay: str | None = None,

@@ -6,7 +6,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from lutrun.cli.common import (OutputFile, emit, engine_option, engine_options, int_list, model_input, overlay_option,
+from lutrun.cli.common import (IMAGE_FILE, OutputFile, emit, engine_option, engine_options, int_list, model_input, overlay_option,
                                temporal_options, with_options)
 from lutrun.errors import BackendUnavailableError, ConfigError
 from lutrun.model import METHODS
@@ -45,7 +45,7 @@ def _methods(_ctx: Any, _param: Any, value: str | None) -> list[str] | None:
 @click.option("--frames", "frame_list", callback=int_list, help="Study: accuracy for each F, e.g. 1,2,4,8,15,32.")
 @click.option("--method", "methods", callback=_methods,
               help="Study: methods, comma-separated, of thermometer, stochastic, sigma-delta [default: the model's].")
-@click.option("--plot", type=OutputFile(), help="Study: also save the curves as a PNG (needs lutrun[plot]).")
+@click.option("--plot", type=IMAGE_FILE, help="Study: also save the curves as a PNG (needs lutrun[plot]).")
 def eval_cmd(model: str | None, data: str, split: str, engine_name: str, overlay: str | None, limit: int | None,
              temporal: bool, temporal_shift: int | None, hold: int, frame_list: tuple[int, ...] | None,
              methods: list[str] | None, plot: str | None) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from lutrun.cli.common import (OutputFile, emit, engine_option, engine_options, frames_option, model_for, model_input,
+from lutrun.cli.common import (VIDEO_FILE, OutputFile, emit, engine_option, engine_options, frames_option, model_for, model_input,
                                overlay_option, temporal_options, with_options)
 
 
@@ -21,7 +21,7 @@ from lutrun.cli.common import (OutputFile, emit, engine_option, engine_options, 
 @frames_option
 @click.option("--display/--headless", default=False, help="Show an annotated window (needs OpenCV's GUI build: "
               "the gui extra, docs/streaming.md).")
-@click.option("--record", type=OutputFile(), help="Write an annotated video (.mp4 or .avi).")
+@click.option("--record", type=VIDEO_FILE, help="Write an annotated video (.mp4 or .avi).")
 @click.option("--jsonl", type=OutputFile(), help="Write one JSON line per frame.")
 @click.option("--duration", type=click.FloatRange(0, min_open=True), help="Stop after S seconds.")
 @click.option("--policy", type=click.Choice(["latest", "all"]), help="Drop stale frames or never drop "

@@ -15,9 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from lutrun.errors import BackendUnavailableError, InputShapeError
+from lutrun.errors import BackendUnavailableError, ConfigError, InputShapeError
 from lutrun.model import Model, Modulation
 from lutrun.temporal import Temporal, ema_update
+from lutrun.votes import SCORE_MAX, largest_score
+
+
+def frame_counter(frame0: Any) -> int:
+    """A stream position as the modulator counts it (mod 2**32); only integers are positions."""
+    if isinstance(frame0, bool) or not isinstance(frame0, (int, np.integer)):
+        raise ConfigError(f"frame0 must be an integer stream position, got {frame0!r}")
+    return int(frame0) % 2**32
 
 
 class Engine(ABC):
@@ -28,6 +36,10 @@ class Engine(ABC):
         self.modulation = modulation or model.modulation
         self.temporal = temporal
         self._temporal_state = np.zeros(model.n_classes, np.int64)
+        most = largest_score(model.output_classes, self.modulation.frames, temporal.shift if temporal else None)
+        if most > SCORE_MAX:  # never wrap: refuse the pair up front
+            raise ConfigError(f"scores could reach {most}, beyond the int32 they are kept in: lower F (now "
+                              f"{self.modulation.frames}) or give the fullest class fewer outputs")
 
     @abstractmethod
     def run_bits(self, bits: np.ndarray) -> np.ndarray:
@@ -60,16 +72,17 @@ class Engine(ABC):
         """
         rows = self.frames_as_rows(frames)
         if self.temporal is not None:
-            return self._classify_temporal(rows, int(frame0) % 2**32)
-        return self._classify(rows, int(frame0) % 2**32)
+            return self._classify_temporal(rows, frame_counter(frame0))
+        return self._classify(rows, frame_counter(frame0))
 
     def classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int = 0) -> None:
         """Validated rows [B, n_inputs] -> ``scores`` [B, classes], in place (the pipeline's call).
 
         Back ends that can avoid the intermediate array (the C engine) override this.
         """
+        self.check_into(rows, scores)
         classify = self._classify if self.temporal is None else self._classify_temporal
-        scores[...] = classify(rows, int(frame0) % 2**32)
+        scores[...] = classify(rows, frame_counter(frame0))
 
     def reset_temporal(self) -> None:
         """Forget the temporal scores: the next frame starts from zero, as after a reset."""
@@ -87,6 +100,19 @@ class Engine(ABC):
             raise InputShapeError(f"frames of shape {frames.shape} do not match the model's input {h}x{w}x{c} "
                                   "(expected [B, H, W, C] or [H, W, C])")
         return np.ascontiguousarray(frames.reshape(-1, h * w * c))
+
+    def check_into(self, rows: np.ndarray, scores: np.ndarray) -> None:
+        """What ``classify_into`` writes through: uint8 rows [B, n_inputs] and int32 scores [B, classes], both
+        C-contiguous, scores writable (a native engine would otherwise read or write out of bounds)."""
+        n_in, n_cl = self.model.n_inputs, self.model.n_classes
+        if not isinstance(rows, np.ndarray) or rows.dtype != np.uint8 or rows.ndim != 2 or rows.shape[1] != n_in \
+                or not rows.flags.c_contiguous:
+            raise InputShapeError(f"rows must be C-contiguous uint8 [B, {n_in}], got "
+                                  f"{getattr(rows, 'dtype', type(rows).__name__)} {getattr(rows, 'shape', '')}")
+        if not isinstance(scores, np.ndarray) or scores.dtype != np.int32 or scores.shape != (rows.shape[0], n_cl) \
+                or not scores.flags.c_contiguous or not scores.flags.writeable:
+            raise InputShapeError(f"scores must be writable C-contiguous int32 [{rows.shape[0]}, {n_cl}], got "
+                                  f"{getattr(scores, 'dtype', type(scores).__name__)} {getattr(scores, 'shape', '')}")
 
     def check_bits(self, bits: np.ndarray) -> np.ndarray:
         bits = np.asarray(bits)

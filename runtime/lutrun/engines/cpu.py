@@ -14,7 +14,7 @@ import numpy as np
 
 from lutrun import native
 from lutrun.bits import words_for
-from lutrun.engines.base import Engine
+from lutrun.engines.base import Engine, frame_counter
 from lutrun.errors import ConfigError
 from lutrun.model import Model, Modulation
 from lutrun.temporal import Temporal
@@ -63,7 +63,12 @@ class CpuEngine(Engine):
 
         loader = cffi.FFI()
         loader.cdef("void lrx_eval(const uint64_t *, uint64_t *, int64_t, int64_t, int64_t, uint64_t *);")
-        library = loader.dlopen(str(build_kernel(self.model)))
+        path = build_kernel(self.model)
+        try:
+            library = loader.dlopen(str(path))
+        except OSError:  # a damaged cache entry (truncated, overwritten): build it again, once
+            path.unlink(missing_ok=True)
+            library = loader.dlopen(str(build_kernel(self.model)))
         address = int(loader.cast("uintptr_t", library.lrx_eval))
         native.check(self.lib.lr_net_set_kernel(self._net, self.ffi.cast("lr_kernel_fn", address)), "lr_net_set_kernel")
         return library  # keeps the shared library loaded as long as the engine lives
@@ -149,7 +154,9 @@ class CpuEngine(Engine):
         return scores
 
     def classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int = 0) -> None:
-        """The allocation-free fused call on validated rows [B, n_inputs] into scores [B, n_classes]."""
+        """The allocation-free fused call on rows [B, n_inputs] into scores [B, n_classes] (both checked)."""
+        self.check_into(rows, scores)
+        frame0 = frame_counter(frame0)
         session = self._sessions.get()
         try:
             p_rows, p_scores = self.ffi.from_buffer("uint8_t[]", rows), self.ffi.from_buffer("int32_t[]", scores)

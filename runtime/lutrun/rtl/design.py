@@ -23,6 +23,7 @@ from lutrun.errors import ConfigError
 from lutrun.model import Model
 from lutrun.rtl.netlist import class_counts, core_verilog, count_width, register_after, votes_verilog
 from lutrun.temporal import Temporal
+from lutrun.votes import largest_score
 
 METHOD_CODES = {"thermometer": 0, "sigma-delta": 2}
 PIXELS_PER_BEAT = (1, 2, 4, 8)
@@ -116,12 +117,12 @@ def overlay_layout(model: Model, stages_every: int = 1, pixels_per_beat: int = 8
     if isinstance(stages_every, bool) or not isinstance(stages_every, int) or stages_every < 1:
         raise ConfigError(f"stages-every must be a positive integer, got {stages_every!r}")
     shift = Temporal.for_frames(mod.frames, temporal_shift).shift
-    most = int(class_counts(model).max())
-    score_bits = max(count_width(model) + 1, (mod.frames * most).bit_length(),
-                     ((most + 1) << shift).bit_length() - 1 if most else 1)
+    score_bits = max(count_width(model) + 1, largest_score(model.output_classes, mod.frames).bit_length(),
+                     largest_score(model.output_classes, mod.frames, shift).bit_length())
     if score_bits > MAX_SCORE_BITS:
-        raise ConfigError(f"scores need {score_bits} bits (F={mod.frames}, {most} outputs per class, "
-                          f"temporal shift {shift}); at most {MAX_SCORE_BITS} fit the 32-bit output")
+        raise ConfigError(f"scores need {score_bits} bits (F={mod.frames}, {int(class_counts(model).max())} outputs "
+                          f"in the fullest class, temporal shift {shift}); at most {MAX_SCORE_BITS} fit the 32-bit "
+                          "output")
     beats = -(-model.n_inputs // pixels_per_beat)
     latency = sum(register_after(len(model.layers), stages_every))
     modulator = 3 if mod.method == "thermometer" else 2  # clocks from the last beat to sub-frame 0's bits

@@ -140,10 +140,12 @@ class Pipeline:
             self.stop()
             self._pool.close()
             self._join()
-            for source in self.sources:
-                source.close()
-            for sink in self.sinks:
-                sink.close()
+            for part in (*self.sources, *self.sinks):
+                try:
+                    part.close()
+                except OSError as exc:  # e.g. a sink's file on a full disk: reported, the rest still closed
+                    if self._failure is None:
+                        self._failure = PipelineError(f"closing {type(part).__name__} failed: {exc}")
         if self._failure is not None:
             raise self._failure
         return self.summary(interrupted)

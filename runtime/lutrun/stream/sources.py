@@ -9,6 +9,7 @@ would have delivered it, so pacing lateness counts as latency.
 """
 from __future__ import annotations
 
+import math
 import re
 import time
 from abc import ABC, abstractmethod
@@ -281,14 +282,32 @@ def builtin_dataset_dir() -> Path:
     return DATA / "sample"
 
 
+def _number(kind: type, lo: float, hi: float) -> Any:
+    """A parser of finite numbers in [lo, hi]; its ValueError says the range."""
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not math.isfinite(value) or not lo <= value <= hi:
+            raise ValueError(f"must be a finite number in {lo:g}..{hi:g}")
+        return value
+    return parse
+
+
+def _flag(text: str) -> bool:
+    if text.lower() not in ("1", "true", "yes", "0", "false", "no", ""):
+        raise ValueError("must be 1/true/yes or 0/false/no")
+    return text.lower() in ("1", "true", "yes")
+
+
 # option name -> parser, per source kind
-_REPLAY_OPTIONS = {"rate": float, "jitter": float, "poisson": lambda v: v.lower() in ("1", "true", "yes"),
-                   "loop": int, "seed": int}
+_REPLAY_OPTIONS = {"rate": _number(float, 0, 1e7), "jitter": _number(float, 0, 1), "poisson": _flag,
+                   "loop": _number(int, 0, 1 << 31), "seed": _number(int, 0, 2**32 - 1)}
 _OPTIONS: dict[str, dict[str, Any]] = {
-    "camera": {"width": int, "height": int, "fps": float, "fourcc": str},
+    "camera": {"width": _number(int, 1, 16384), "height": _number(int, 1, 16384), "fps": _number(float, 0.1, 10000),
+               "fourcc": str},
     "video": _REPLAY_OPTIONS,
     "images": _REPLAY_OPTIONS,
-    "dataset": {**_REPLAY_OPTIONS, "split": str, "limit": int, "shift": int, "noise": float, "hold": int},
+    "dataset": {**_REPLAY_OPTIONS, "split": str, "limit": _number(int, 1, 1 << 40), "shift": _number(int, 0, 8),
+                "noise": _number(float, 0, 255), "hold": _number(int, 1, 1_000_000)},
 }
 _OPTIONS["builtin"] = _OPTIONS["dataset"]
 _KINDS = {"camera": CameraSource, "video": VideoSource, "images": ImagesSource, "dataset": DatasetSource}
@@ -310,8 +329,9 @@ def open_source(spec: str) -> Source:
             raise ConfigError(f"source {spec!r}: unknown option {key!r} (known: {', '.join(sorted(_OPTIONS[kind]))})")
         try:
             options[key] = _OPTIONS[kind][key](value)
-        except ValueError:
-            raise ConfigError(f"source {spec!r}: bad value {value!r} for {key}") from None
+        except ValueError as exc:
+            reason = str(exc) if str(exc).startswith("must") else "is not a number of the right kind"
+            raise ConfigError(f"source {spec!r}: {key}={value!r} {reason}") from None
     if kind == "builtin":
         source = DatasetSource(str(builtin_dataset_dir()), **options)
         source.spec = "builtin"
