@@ -11,6 +11,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lutrun.datasets import load_idx_dataset, read_idx
 from lutrun.engines import create_engine
@@ -183,3 +185,123 @@ def test_unwritable_and_misnamed_outputs_are_one_line(tmp_path):
     assert result.returncode == 2 and "must end in .png" in result.stderr
     result = run_cli("demo", "--record", str(tmp_path / "out.mkv"))
     assert result.returncode == 2 and "must end in .mp4, .avi" in result.stderr
+
+
+# -- property-based: mutated files give the documented error or something exact, nothing else ----------------
+
+def _small_model_bytes() -> bytes:
+    import io
+    import zipfile
+
+    from lutrun.model import Modulation, random_model
+    from lutrun.modelfile import save_model
+
+    model = random_model((3, 3, 1), (8, 6), fan_in=(3, 2), n_classes=3, seed=5,
+                         modulation=Modulation("sigma-delta", 5, 1, (0, 255)))
+    buffer = io.BytesIO()
+    path = __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "m.lutnet"
+    save_model(model, path)
+    # Stored rather than deflated, so that flipped bytes land in headers and arrays, not only in the CRC.
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    return buffer.getvalue()
+
+
+SMALL_MODEL = _small_model_bytes()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_model_files_load_exactly_or_fail_with_a_format_error(data):
+    from lutrun.errors import LutrunError, ModelFormatError
+    from lutrun.modelfile import load_model
+
+    blob = bytearray(SMALL_MODEL)
+    for _ in range(data.draw(st.integers(1, 4))):
+        kind = data.draw(st.sampled_from(["flip", "truncate", "insert", "delete", "set"]))
+        at = data.draw(st.integers(0, len(blob) - 1))
+        if kind == "flip":
+            blob[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif kind == "truncate":
+            del blob[at:]
+        elif kind == "insert":
+            blob[at:at] = data.draw(st.binary(min_size=1, max_size=16))
+        elif kind == "delete":
+            del blob[at:at + data.draw(st.integers(1, 16))]
+        else:
+            blob[at] = data.draw(st.integers(0, 255))
+        if not blob:
+            break
+    try:
+        model = load_model(bytes(blob))
+    except ModelFormatError:
+        return
+    try:  # a file that loads is a valid model: both engines must agree on it, bit for bit
+        reference, cpu = create_engine("numpy", model), create_engine("cpu", model)
+    except LutrunError:
+        return
+    frames = np.random.default_rng(0).integers(0, 256, (7, *model.input_shape), dtype=np.uint8)
+    np.testing.assert_array_equal(cpu.classify(frames), reference.classify(frames))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_mutated_idx_files_read_exactly_or_fail_with_a_data_error(data, tmp_path_factory):
+    images = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    raw = bytearray(_idx(0x08, images.shape, images.tobytes()))
+    at = data.draw(st.integers(0, len(raw) - 1))
+    kind = data.draw(st.sampled_from(["flip", "truncate", "grow", "gzip"]))
+    if kind == "flip":
+        raw[at] ^= 1 << data.draw(st.integers(0, 7))
+    elif kind == "truncate":
+        del raw[at:]
+    elif kind == "grow":
+        raw += data.draw(st.binary(min_size=1, max_size=64))
+    path = tmp_path_factory.mktemp("idx") / ("f.gz" if kind == "gzip" else "f")
+    path.write_bytes(gzip.compress(bytes(raw))[:at + 10] if kind == "gzip" else bytes(raw))
+    try:
+        array = read_idx(path)
+    except DataError:
+        return
+    assert array.size * array.itemsize == len(raw) - 4 - 4 * raw[3]  # exactly what the header declares
+
+
+def test_two_processes_building_the_same_kernel_both_end_with_a_working_one(tmp_path):
+    code = ("import numpy as np, lutrun\n"
+            "m = lutrun.random_model((3, 3, 1), (20, 6), n_classes=3, seed=21)\n"
+            "x = np.random.default_rng(1).integers(0, 256, (40, 3, 3), dtype=np.uint8)\n"
+            "a = lutrun.create_engine('cpu', m, specialise=True).classify(x)\n"
+            "b = lutrun.create_engine('numpy', m).classify(x)\n"
+            "print(bool((a == b).all()))\n")
+    env = {**os.environ, "LUTRUN_CACHE": str(tmp_path)}
+    runs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env) for _ in range(2)]
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0 and out.strip() == "True", err[-2000:]
+    assert len(list((tmp_path / "kernels").glob("*.so"))) == 1  # one entry, no half-written leftovers
+
+
+def test_a_model_declaring_gigabytes_is_refused_within_200_mb(tmp_path):
+    """A 4 GB-declared model (zip64 sizes) is refused from its directory under a 200 MB address-space cap."""
+    import zipfile
+
+    path = tmp_path / "huge.lutnet"
+    with zipfile.ZipFile(path, "w", allowZip64=True) as zf:
+        for i in range(3):
+            info = zipfile.ZipInfo(f"layer{i}_tables.npy")
+            zf.writestr(info, b"\0" * 16)
+    data = bytearray(path.read_bytes())
+    start = 0
+    while (start := data.find(b"PK\x01\x02", start)) >= 0:
+        data[start + 24:start + 28] = (1400 << 20).to_bytes(4, "little")  # 3 x 1.4 GB declared
+        start += 4
+    path.write_bytes(bytes(data))
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (200 << 20, 200 << 20))\n"
+            "from lutrun.modelfile import load_model\n"
+            "from lutrun.errors import ModelFormatError\n"
+            f"try:\n    load_model({str(path)!r})\nexcept ModelFormatError as e:\n    print(e)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert result.returncode == 0 and "over the 1073741824 byte limit" in result.stdout, result.stderr[-1500:]

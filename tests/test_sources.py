@@ -127,3 +127,23 @@ def test_undecodable_video(tmp_path):
     path.write_bytes(b"\x00" * 1000)
     with pytest.raises(DataError, match="cannot decode"):
         open_source(f"video:{path}").open()
+
+
+def test_an_unreadable_image_is_skipped_and_counted_not_the_end_of_the_stream(tmp_path):
+    """One bad file among good ones used to end the whole stream at that file."""
+    from lutrun.engines import create_engine
+    from lutrun.resources import resolve_model
+    from lutrun.stream import Pipeline
+
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / f"{i % 10}_{i}.png"), np.full((28, 28), 40 * i, np.uint8))
+    (tmp_path / "3_broken.png").write_bytes(b"not a png")
+    summary = Pipeline(open_source(f"images:{tmp_path}?loop=2"), create_engine("cpu", resolve_model(None))).run()
+    assert summary["frames"] == 12 and summary["source_error_count"] == 2
+    assert summary["source_errors"][0].endswith("3_broken.png: not a readable 8-bit image; skipped")
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "a.png").write_bytes(b"junk")
+    source = open_source(f"images:{tmp_path / 'only'}")
+    source.open()
+    with pytest.raises(DataError, match="none of its 1 image files is a readable 8-bit image"):
+        source.read()

@@ -125,7 +125,7 @@ def _open_archive(source: Path | bytes) -> zipfile.ZipFile:
         if not source.is_file():
             raise ModelFormatError("file", f"{source} is not a regular file")
         return zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise ModelFormatError("file", f"{name} is not a .lutnet (npz) archive: {exc}") from None
 
 

@@ -191,6 +191,7 @@ class Pipeline:
                     if not self._reconnect(source, exc):
                         break  # asked to stop while the device was away
                     continue
+                self.stats.source_errors.extend(source.take_errors())
                 if frame is None:
                     break
                 captured = time.monotonic_ns()

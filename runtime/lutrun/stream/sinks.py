@@ -95,6 +95,8 @@ class ConsoleSink(Sink):
                 f"e2e p50 {lat['p50_ms']:.3f} ms p99 {lat['p99_ms']:.3f} ms, dropped {stats.dropped}")
         if stats.labelled:
             text += f", accuracy {100 * stats.correct / stats.labelled:.2f}%"
+        if stats.source_errors.count:
+            text += f", source errors {stats.source_errors.count}"
         if self._tqdm is not None:
             self._tqdm.set_postfix_str(text.split(", ", 2)[2], refresh=False)
         else:

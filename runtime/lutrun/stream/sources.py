@@ -85,6 +85,10 @@ class Source(ABC):
     def dropped(self, seq: int) -> None:
         """The pipeline dropped frame ``seq`` (latest-wins policy); sources that must answer for every frame hear of it."""
 
+    def take_errors(self) -> list[str]:
+        """Items skipped since the last call (an unreadable file in a folder), for the pipeline's error count."""
+        return []
+
     def describe(self) -> dict[str, Any]:
         return {"source": self.spec, "live": self.live}
 
@@ -253,6 +257,8 @@ class ImagesSource(_Replay):
         self.path = path
         self.spec = f"images:{path}"
         self._files: list[Path] = []
+        self._errors: list[str] = []
+        self._misses = 0  # unreadable files in a row: a whole pass of them ends the stream
 
     def open(self) -> None:
         directory = Path(self.path)
@@ -264,16 +270,26 @@ class ImagesSource(_Replay):
         self._index = 0
 
     def read(self) -> SourceFrame | None:
+        """The next readable image; unreadable files are skipped and reported (``take_errors``)."""
         n = len(self._files)
-        if self.loop and self._index >= n * self.loop:
-            return None
-        path = self._files[self._index % n]
-        self._index += 1
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None or image.dtype != np.uint8:
-            raise DataError(f"{path}: not a readable 8-bit image")
-        match = re.match(r"(\d+)_", path.name)
-        return SourceFrame(image, int(match.group(1)) if match else NO_LABEL, self.pacer.wait())
+        while not (self.loop and self._index >= n * self.loop):
+            path = self._files[self._index % n]
+            self._index += 1
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if image is None or image.dtype != np.uint8:
+                self._errors.append(f"{path}: not a readable 8-bit image; skipped")
+                self._misses += 1
+                if self._misses >= n:
+                    raise DataError(f"{self.path}: none of its {n} image files is a readable 8-bit image")
+                continue
+            self._misses = 0
+            match = re.match(r"(\d+)_", path.name)
+            return SourceFrame(image, int(match.group(1)) if match else NO_LABEL, self.pacer.wait())
+        return None
+
+    def take_errors(self) -> list[str]:
+        errors, self._errors = self._errors, []
+        return errors
 
 
 def builtin_dataset_dir() -> Path:

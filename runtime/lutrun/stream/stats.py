@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,24 @@ def percentiles_ms(ns: np.ndarray) -> dict[str, float]:
     return {"p50_ms": float(p50), "p90_ms": float(p90), "p99_ms": float(p99), "max_ms": float(ns.max() / 1e6)}
 
 
+class ErrorLog(deque):
+    """The last ``KEEP`` error lines, and how many there were: a stream that runs for months stays bounded."""
+
+    KEEP = 100
+
+    def __init__(self) -> None:
+        super().__init__(maxlen=self.KEEP)
+        self.count = 0
+
+    def append(self, line: str) -> None:
+        super().append(line)
+        self.count += 1
+
+    def extend(self, lines: Any) -> None:
+        for line in lines:
+            self.append(line)
+
+
 class StreamStats:
     """Counters plus the stamps of the last ``capacity`` frames (older ones roll off)."""
 
@@ -35,7 +54,7 @@ class StreamStats:
         self._lock = threading.Lock()
         self.frames = self.labelled = self.correct = 0
         self.dropped = 0
-        self.source_errors: list[str] = []
+        self.source_errors = ErrorLog()
         self._first_arrival: int | None = None
         self._last_result = 0
 
@@ -85,4 +104,5 @@ class StreamStats:
             "stages": {name: percentiles_ms(stamps[:, b] - stamps[:, a]) for name, (a, b) in STAGES.items()},
             "stamped_frames": len(stamps),
             "source_errors": list(self.source_errors),
+            "source_error_count": self.source_errors.count,
         }
