@@ -71,7 +71,9 @@ after=$(versions)
 echo "numpy, OpenCV, cffi before: $before; after: $after"
 [ "$before" = "$after" ] || { echo "installing lutrun replaced the distribution's packages" >&2; exit 1; }
 /venv/bin/pip install -q pytest hypothesis
-/venv/bin/python -c "import lutrun.native as n; print('SIMD kernel:', n.simd_name())"
+simd=$(/venv/bin/python -c "import lutrun.native as n; print(n.simd_name())")
+echo "SIMD kernel: $simd"
+[ "$simd" = "neon" ] || { echo "the board would run the $simd kernel, not NEON" >&2; exit 1; }
 cd /src/tests
 set +e
 LUTRUN_CACHE=/tmp/lutrun-cache /venv/bin/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml \

@@ -3,6 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#if defined(__arm__) && defined(__GNUC__) && !defined(__ARM_NEON) && defined(__linux__)
+#define LR_ARM32_NEON 1 /* 32-bit ARM built without NEON (Debian's armhf): a NEON instance, picked at run time */
+#include <sys/auxv.h>
+#ifndef HWCAP_NEON
+#define HWCAP_NEON (1 << 12)
+#endif
+#endif
 
 /* Scalar instance: one word (64 samples) at a time, for small batches and
  * for the tail of a batch that does not fill a wide vector. */
@@ -39,6 +46,15 @@ typedef uint64_t lr_v8 __attribute__((vector_size(8 * LR_TILE_WORDS)));
 #undef LR_FN
 #pragma GCC pop_options
 #endif
+
+#ifdef LR_ARM32_NEON
+#pragma GCC push_options
+#pragma GCC target("fpu=neon")
+#define LR_FN(n) n##_neon
+#include "kernel.h"
+#undef LR_FN
+#pragma GCC pop_options
+#endif
 #undef LR_V
 #undef LR_VW
 
@@ -58,7 +74,17 @@ static lr_eval_fn lr_wide_eval(const char **name)
         return eval_avx2;
     }
 #endif
+#ifdef LR_ARM32_NEON
+    if (getauxval(AT_HWCAP) & HWCAP_NEON) { /* the Cortex-A9 of a PYNQ-Z2 has it */
+        *name = "neon";
+        return eval_neon;
+    }
+#endif
+#if defined(__aarch64__) || defined(__ARM_NEON)
+    *name = "neon"; /* the portable instance is NEON code here: every AArch64 core has it */
+#else
     *name = "generic";
+#endif
     return eval_generic;
 }
 
