@@ -8,20 +8,20 @@ PYTHON_NP1 ?= $(firstword $(shell for p in python3.10 $$HOME/.pyenv/versions/3.1
 PY := $(VENV)/bin/python
 NATIVE := $(wildcard native/*.c native/*.h native/*.py overlays/*/*)
 # The numpy-1.26 environment installs a copy (not editable): reinstall when the package changes.
-PACKAGE := $(shell find runtime/lutrun -type f \( -name '*.py' -o -name '*.c' -o -name '*.lutnet' \) 2>/dev/null)
+PACKAGE := $(shell find runtime/lutrun -type f \( -name '*.py' -o -name '*.c' -o -name '*.lutnet' -o -path '*/static/*' \) 2>/dev/null)
 
 .PHONY: demo test test-main test-np1 test-boards api clean
 
 $(VENV)/.installed: pyproject.toml setup.py $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,train,opencv]'
+	$(PY) -m pip install -q -e '.[test,train,opencv,serve]'
 	touch $@
 
 $(VENV_NP1)/.installed: pyproject.toml setup.py $(NATIVE) $(PACKAGE)
 	$(PYTHON_NP1) -m venv $(VENV_NP1)
 	$(VENV_NP1)/bin/python -m pip install -q --upgrade pip
-	$(VENV_NP1)/bin/python -m pip install -q 'numpy==1.26.4' '.[test,fpga,opencv]'
+	$(VENV_NP1)/bin/python -m pip install -q 'numpy==1.26.4' '.[test,fpga,opencv,serve]'
 	touch $@
 
 # The shipped model on the built-in stream (1,000 MNIST test frames, 5 passes at 1000 fps).
@@ -44,7 +44,7 @@ test-boards:
 
 # The Python API reference, from the docstrings (pdoc).
 api: $(VENV)/.installed
-	$(VENV)/bin/pdoc -o build/api lutrun lutrun.stream lutrun.engines lutrun.rtl lutrun.temporal
+	$(VENV)/bin/pdoc -o build/api lutrun lutrun.stream lutrun.engines lutrun.rtl lutrun.temporal lutrun.serve
 
 clean:
 	rm -rf $(VENV) $(VENV_NP1) build runtime/lutrun/_native*.so runtime/lutrun/_native.c

@@ -65,7 +65,7 @@ versions() { /venv/bin/python -c "import numpy, cv2, cffi; print(numpy.__version
 before=$(versions)
 # docs/boards.md, step for step
 start=$(date +%s)
-/venv/bin/pip install -q .
+/venv/bin/pip install -q '.[serve]'
 echo "pip install: $(($(date +%s) - start)) s (under qemu)"
 after=$(versions)
 echo "numpy, OpenCV, cffi before: $before; after: $after"

@@ -3,6 +3,7 @@ defaulting to the shared data folder beside the checkout."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,24 @@ LUTRUN = [sys.executable, "-c", "from lutrun.cli import main; main()"]
 def run_cli(*args: str, timeout: float = 600, **options) -> subprocess.CompletedProcess:
     """``lutrun ARGS...`` as a user runs it, in a subprocess of this interpreter."""
     return subprocess.run([*LUTRUN, *args], capture_output=True, text=True, timeout=timeout, **options)
+
+
+def require_tool(name: str) -> str:
+    """The path of program ``name``; a skip where it is missing, a failure in CI (LUTRUN_CI=1 installs them all)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("LUTRUN_CI"):
+            pytest.fail(f"{name} is not installed, and CI must run the tests that need it (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from lutrun.train.config import TrainConfig
 from conftest import ROOT, run_cli
 
 MODEL_COMMANDS = {"info", "eval", "demo", "bench engine", "bench fused", "bench latency", "bench rtl", "export rtl",
-                  "export overlay", "report rtl"}
+                  "export overlay", "report rtl", "serve"}
 OUTPUT_OPTIONS = {"out", "record", "jsonl", "plot", "histogram", "logdir", "checkpoint"}
 
 

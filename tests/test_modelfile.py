@@ -228,5 +228,5 @@ def test_models_load_from_bytes_as_an_upload_brings_them(tmp_path, model):
     data = save_model(model, tmp_path / "m.lutnet").read_bytes()
     loaded = load_model(data)
     assert loaded.digest() == model.digest()
-    with pytest.raises(ModelFormatError, match="the uploaded bytes is not a .lutnet"):
+    with pytest.raises(ModelFormatError, match="the upload is not a .lutnet"):
         load_model(b"not a zip")

@@ -70,18 +70,19 @@ def save_model(model: Model, path: PathLike) -> Path:
     return path
 
 
-def load_model(path: PathLike | bytes) -> Model:
+def load_model(path: PathLike | bytes, max_bytes: int | None = None) -> Model:
     """Read and fully validate a ``.lutnet`` (a path, or the file's bytes, as an upload brings them).
 
     Any defect raises ModelFormatError naming the field; nothing is allocated beyond what the
-    archive's headers declare, and their total is bounded (docs/limits.md).
+    archive's headers declare, and their total is bounded by ``max_bytes`` (default: the
+    LUTRUN_MAX_MODEL_BYTES limit, docs/limits.md).
 
     >>> import lutrun
     >>> model = lutrun.load_model(lutrun.DEFAULT_MODEL)
     >>> model.input_shape, model.n_luts, model.modulation.frames
     ((28, 28, 1), 3200, 15)
     """
-    arrays = _read_members(path if isinstance(path, (bytes, bytearray)) else Path(path))
+    arrays = _read_members(path if isinstance(path, (bytes, bytearray)) else Path(path), max_bytes)
     meta = _parse_meta(arrays.pop("meta", None))
     layers = []
     for i in range(MAX_LAYERS + 1):
@@ -116,7 +117,7 @@ def load_model(path: PathLike | bytes) -> Model:
 
 def _open_archive(source: Path | bytes) -> zipfile.ZipFile:
     """The archive, from bytes or from a regular file (never a device, FIFO or directory)."""
-    name = "the uploaded bytes" if isinstance(source, (bytes, bytearray)) else str(source)
+    name = "the upload" if isinstance(source, (bytes, bytearray)) else str(source)
     try:
         if isinstance(source, (bytes, bytearray)):
             return zipfile.ZipFile(io.BytesIO(source))
@@ -129,16 +130,17 @@ def _open_archive(source: Path | bytes) -> zipfile.ZipFile:
         raise ModelFormatError("file", f"{name} is not a .lutnet (npz) archive: {exc}") from None
 
 
-def _read_members(source: Path | bytes) -> dict[str, np.ndarray]:
+def _read_members(source: Path | bytes, max_bytes: int | None) -> dict[str, np.ndarray]:
     arrays = {}
     with _open_archive(source) as zf:
         infos = zf.infolist()
         if len(infos) > 2 * MAX_LAYERS + 2:
             raise ModelFormatError("file", f"{len(infos)} members is more than any valid model has")
-        total, most = sum(info.file_size for info in infos), limit(MODEL_BYTES)
+        total, most = sum(info.file_size for info in infos), max_bytes or limit(MODEL_BYTES)
         if total > most:
+            where = "LUTRUN_MAX_MODEL_BYTES raises it" if max_bytes is None else "the caller's limit"
             raise ModelFormatError("file", f"its members hold {total} bytes, over the {most} byte limit "
-                                   "(LUTRUN_MAX_MODEL_BYTES raises it; docs/limits.md)")
+                                   f"({where}; docs/limits.md)")
         for info in infos:
             if info.flag_bits & 0x1:
                 raise ModelFormatError(info.filename, "is encrypted; a .lutnet holds plain members")

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from lutrun.cli import bench, hardware, models, stream
+from lutrun.cli import bench, hardware, models, serve, stream
 from lutrun.errors import LutrunError
 
 
@@ -23,7 +23,8 @@ def cli() -> None:
     """lutrun: real-time inference for LUT-networks, bit-exact on CPU and FPGA."""
 
 
-for command in (*models.COMMANDS, stream.demo, bench.bench, hardware.export_group, hardware.report_group):
+for command in (*models.COMMANDS, stream.demo, serve.serve, bench.bench, hardware.export_group,
+                hardware.report_group):
     cli.add_command(command)
 
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,12 @@ class Pipeline:
         self._count_lock = threading.Lock()
         self._failure: BaseException | None = None
         self._threads: list[threading.Thread] = []
+        self.model_digest = model.digest()[:16]
+        # Per source: idle, streaming, reconnecting (device lost, retrying), ended or failed.
+        self.source_state = ["idle"] * len(self.sources)
+        self._swap_lock = threading.Lock()
+        self._pending: tuple[Engine, Future[Engine]] | None = None
+        self._engine_live = False  # the engine thread installs swaps while this holds
 
     # -- control ----------------------------------------------------------------
 
@@ -109,6 +116,41 @@ class Pipeline:
         """Ask every stage to finish; frames already captured are still delivered."""
         self._stop.set()
         self._to_engine.close()
+
+    def swap_engine(self, engine: Engine) -> Future[Engine]:
+        """Classify from the next batch on with ``engine``; the future gives the engine it replaced.
+
+        The engine thread installs it between two batches, so every frame is classified by exactly one
+        of the two engines; a stopped or finished pipeline installs it at once.  The class count may
+        change; the input geometry may not.
+        """
+        if engine.model.input_shape != self.engine.model.input_shape:
+            raise ConfigError(f"the new model's input is {'x'.join(map(str, engine.model.input_shape))}, the stream's "
+                              f"{'x'.join(map(str, self.engine.model.input_shape))}")
+        if engine.temporal is not None and len(self.sources) > 1:
+            raise ConfigError("temporal mode averages one stream's scores; run one source per engine")
+        replaced: Future[Engine] = Future()
+        with self._swap_lock:
+            if self._pending is not None:  # a swap not yet installed is superseded: its engine is handed back
+                self._pending[1].set_result(self._pending[0])
+            self._pending = (engine, replaced)
+            engine_thread_live = self._engine_live
+        if not engine_thread_live:
+            self._install_pending()
+        return replaced
+
+    def _install_pending(self) -> None:
+        with self._swap_lock:
+            if self._pending is None:
+                return
+            (engine, replaced), self._pending = self._pending, None
+            old, self.engine = self.engine, engine
+            self.model_digest = engine.model.digest()[:16]
+            n_classes = engine.model.n_classes
+            if n_classes != self.scores.shape[1]:
+                self.scores = np.zeros((len(self.scores), n_classes), np.int32)
+                self._batch_scores = np.zeros((self.options.max_batch, n_classes), np.int32)
+        replaced.set_result(old)
 
     def run(self, duration: float | None = None, max_frames: int | None = None) -> dict[str, Any]:
         """Stream until the sources end, ``duration`` seconds pass, ``max_frames`` are delivered or Ctrl-C.
@@ -151,7 +193,7 @@ class Pipeline:
         return self.summary(interrupted)
 
     def summary(self, interrupted: bool = False) -> dict[str, Any]:
-        return {**self.stats.summary(), "policy": self.policy, "interrupted": interrupted,
+        return {**self.stats.summary(), "policy": self.policy, "interrupted": interrupted, "model": self.model_digest,
                 "sources": [s.describe() for s in self.sources], "engine": self.engine.describe()}
 
     def _start(self) -> None:
@@ -159,6 +201,7 @@ class Pipeline:
             self._threads.append(threading.Thread(target=self._capture, args=(index, source),
                                                   name=f"lutrun-capture-{index}", daemon=True))
         self._threads.append(threading.Thread(target=self._infer, name="lutrun-engine", daemon=True))
+        self._engine_live = True
         for thread in self._threads:
             thread.start()
 
@@ -181,6 +224,7 @@ class Pipeline:
 
     def _capture(self, index: int, source: Source) -> None:
         seq, preprocess = 0, self.preprocessors[index]
+        self.source_state[index] = "streaming"
         try:
             while not self._stop.is_set():
                 try:
@@ -188,11 +232,14 @@ class Pipeline:
                 except HardwareError as exc:
                     if not source.live:
                         raise
+                    self.source_state[index] = "reconnecting"
                     if not self._reconnect(source, exc):
                         break  # asked to stop while the device was away
+                    self.source_state[index] = "streaming"
                     continue
                 self.stats.source_errors.extend(source.take_errors())
                 if frame is None:
+                    self.source_state[index] = "ended"
                     break
                 captured = time.monotonic_ns()
                 slot = self._pool.acquire()
@@ -211,10 +258,14 @@ class Pipeline:
         except Closed:
             pass
         except LutrunError as exc:
+            self.source_state[index] = "failed"
             self._fail(exc)
         except Exception as exc:  # a bug or an OpenCV failure: stop everything, report it
+            self.source_state[index] = "failed"
             self._fail(PipelineError(f"capture from {source.spec} failed: {type(exc).__name__}: {exc}"))
         finally:
+            if self.source_state[index] == "streaming":
+                self.source_state[index] = "stopped"
             with self._count_lock:
                 self._live_sources -= 1
                 if self._live_sources == 0:
@@ -228,6 +279,7 @@ class Pipeline:
         while not self._stop.wait(delay):
             try:
                 source.open()
+                self.stats.reconnects += 1
                 return True
             except HardwareError as exc:
                 self.stats.source_errors.append(str(exc))
@@ -250,6 +302,8 @@ class Pipeline:
                     break
                 batch = slots[:n]
                 self.stamps[batch, DEQUEUED] = time.monotonic_ns()
+                if self._pending is not None:
+                    self._install_pending()
                 rows, scores = self._rows[:n], self._batch_scores[:n]
                 np.take(self.inputs, batch, axis=0, out=rows)
                 for a, b in self._runs(batch):
@@ -264,6 +318,9 @@ class Pipeline:
         except Exception as exc:
             self._fail(PipelineError(f"engine {self.engine.name} failed: {type(exc).__name__}: {exc}"))
         finally:
+            with self._swap_lock:
+                self._engine_live = False
+            self._install_pending()  # a swap asked for at the end still completes
             self._done.set()
 
     def _runs(self, batch: np.ndarray) -> list[tuple[int, int]]:
@@ -280,7 +337,7 @@ class Pipeline:
         batch = Batch(slots=slots, seq=self.seq[slots], stream=self.stream[slots], labels=self.labels[slots],
                       scores=self.scores[slots], predictions=predict(self.scores[slots]), stamps=self.stamps[slots],
                       frames=[self.frames[s] for s in slots] if self.keep_frames else None,
-                      class_names=self.engine.model.class_names)
+                      class_names=self.engine.model.class_names, model=self.model_digest)
         try:
             for sink in self.sinks:
                 sink.write(batch)

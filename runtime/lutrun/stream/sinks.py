@@ -37,6 +37,7 @@ class Batch:
     stamps: np.ndarray  # int64 [n, len(STAMPS)]
     frames: list[np.ndarray | None] | None
     class_names: list[str]
+    model: str = ""  # the digest (16 hex digits) of the model that classified these frames
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -110,15 +111,15 @@ class ConsoleSink(Sink):
 
 
 class JsonlSink(Sink):
-    """One JSON object per frame: sequence, label, prediction, scores and stage latencies (µs)."""
+    """One JSON object per frame: sequence, label, prediction, scores, the model's digest and stage latencies (µs)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
+        self.path, self.append = Path(path), append
         self._file: IO[str] | None = None
 
     def open(self, pipeline: Pipeline) -> None:
         try:
-            self._file = self.path.open("w", buffering=1 << 16)
+            self._file = self.path.open("a" if self.append else "w", buffering=1 << 16)
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot write the JSON Lines file ({exc.strerror})") from None
 
@@ -130,7 +131,7 @@ class JsonlSink(Sink):
             label = int(batch.labels[i])
             record = {"seq": int(batch.seq[i]), "stream": int(batch.stream[i]),
                       "label": label if label >= 0 else None, "prediction": int(batch.predictions[i]),
-                      "class": batch.class_names[batch.predictions[i]], "scores": batch.scores[i].tolist(),
+                      "class": batch.class_names[batch.predictions[i]], "scores": batch.scores[i].tolist(), "model": batch.model,
                       "arrival_ns": int(stamps[i, ARRIVAL]),
                       "stages_us": {name: round(float(v[i]), 1) for name, v in stage_us.items()}}
             self._file.write(json.dumps(record) + "\n")

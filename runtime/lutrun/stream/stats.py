@@ -54,6 +54,7 @@ class StreamStats:
         self._lock = threading.Lock()
         self.frames = self.labelled = self.correct = 0
         self.dropped = 0
+        self.reconnects = 0  # a live source reopened after a failure
         self.source_errors = ErrorLog()
         self._first_arrival: int | None = None
         self._last_result = 0
@@ -105,4 +106,5 @@ class StreamStats:
             "stamped_frames": len(stamps),
             "source_errors": list(self.source_errors),
             "source_error_count": self.source_errors.count,
+            "reconnects": self.reconnects,
         }

@@ -2,29 +2,18 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lutrun.errors import ConfigError
 from lutrun.model import METHODS
+from lutrun.tomlfile import read_toml
 from lutrun.train.wiring import parse_conv
 
 WIRINGS = ("random", "local")
 # Keys that steer a run rather than the model: accepted in a config file, kept out of the model's provenance.
 RUN_KEYS = ("resume", "quiet")
-
-
-def _toml() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise ConfigError("reading a TOML config on Python 3.10 needs tomli: pip install 'lutrun[train]'") from None
-    return tomllib
 
 
 @dataclass
@@ -85,11 +74,7 @@ class TrainConfig:
         """Settings from a TOML file (its keys are the field names), then non-None overrides."""
         values: dict[str, Any] = {}
         if path is not None:
-            toml = _toml()
-            try:
-                values = {k.replace("-", "_"): v for k, v in toml.loads(Path(path).read_text()).items()}
-            except (OSError, UnicodeDecodeError, toml.TOMLDecodeError) as exc:
-                raise ConfigError(f"{path}: {exc}") from None
+            values = {k.replace("-", "_"): v for k, v in read_toml(path, "train").items()}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - names
         if unknown:
