@@ -4,7 +4,6 @@
 #include "lutrun.h"
 
 #define LR_MAX_FAN_IN 6
-#define LR_TILE_WORDS 8 /* words per wide vector: 512 samples */
 
 /* Every LUT is stored as a 6-input LUT: unused inputs repeat input 0 and the
  * table is replicated over them, so the result cannot depend on them. */

@@ -11,6 +11,7 @@
 #ifndef LUTRUN_H
 #define LUTRUN_H
 #include <stdint.h>
+#include "lr_kernel.h" /* lr_kernel_fn, LR_TILE_WORDS: the specialised kernel's contract */
 
 enum {
     LR_OK = 0,
@@ -39,10 +40,8 @@ int lr_net_new(int32_t n_inputs, int32_t n_layers, const int32_t *width,
                const uint64_t *tables, lr_net **net);
 void lr_net_free(lr_net *net);
 /* A model-specialised evaluator (C generated and compiled per model by
- * lutrun.specialise) with lr_eval's contract for one fixed net.  Once set,
- * lr_eval and lr_classify use it; NULL restores the generic kernel. */
-typedef void (*lr_kernel_fn)(const uint64_t *in, uint64_t *out, int64_t stride,
-                             int64_t w0, int64_t w1, uint64_t *scratch);
+ * lutrun.codegen; its contract is lr_kernel.h).  Once set, lr_eval and
+ * lr_classify use it; NULL restores the generic kernel. */
 int lr_net_set_kernel(lr_net *net, lr_kernel_fn kernel);
 /* uint64 words of scratch that lr_eval needs. */
 int64_t lr_net_scratch_words(const lr_net *net);

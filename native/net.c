@@ -184,8 +184,7 @@ int lr_net_set_kernel(lr_net *net, lr_kernel_fn kernel)
 
 int64_t lr_net_scratch_words(const lr_net *net)
 {
-    /* Two ping-pong layer buffers, plus a contiguous copy of the input rows
-     * that the model-specialised kernel reads with constant offsets. */
+    /* The layout lr_kernel.h states: two ping-pong layer buffers, then the input rows. */
     return net ? (2 * (int64_t)net->max_width + net->n_inputs) * LR_TILE_WORDS : 0;
 }
 

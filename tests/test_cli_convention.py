@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import sys
 import time
 import types
@@ -21,7 +20,7 @@ from lutrun.train.config import TrainConfig
 from conftest import ROOT, run_cli
 
 MODEL_COMMANDS = {"info", "eval", "demo", "bench engine", "bench fused", "bench latency", "bench rtl", "export rtl",
-                  "export overlay", "report rtl", "serve"}
+                  "export overlay", "report rtl", "serve", "compile"}
 OUTPUT_OPTIONS = {"out", "record", "jsonl", "plot", "histogram", "logdir", "checkpoint"}
 
 

@@ -69,6 +69,9 @@ def test_latency_benchmark_scenarios(scenario, tmp_path):
     for key in ("frames", "dropped_frames", "fps", "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms"):
         assert out[key] >= 0, key
     assert out["frames"] > 0 and out["e2e_p50_ms"] <= out["e2e_p99_ms"] <= out["e2e_max_ms"]
-    assert set(out["stage_p50_ms"]) == {"capture", "preprocess", "queue", "modulate", "engine", "vote", "sink"}
+    assert set(out["stage_p50_ms"]) == {"capture", "preprocess", "queue", "infer", "sink"}
+    estimate = out["infer_split_p50_ms_estimated"]
+    assert set(estimate) == {"modulate", "engine", "vote"}
+    assert sum(estimate.values()) == pytest.approx(out["stage_p50_ms"]["infer"])
     assert out["accuracy"] > 0.9 and "valid" in out["loadgen"]
     assert not HAS_MATPLOTLIB or png.read_bytes()[:4] == b"\x89PNG"

@@ -128,6 +128,24 @@ def test_classify_into_checks_what_it_writes_through():
     engine.classify_into(good_rows, good_scores)
 
 
+def test_every_packed_level_call_checks_its_arrays():
+    from lutrun.errors import InputShapeError
+
+    engine = create_engine("cpu", resolve_model(None))
+    words = np.zeros((784, 4), np.uint64)
+    bad_calls = [lambda: engine.run_packed(words[:100]), lambda: engine.run_packed(words.astype(np.int64)),
+                 lambda: engine.run_packed(words, out=np.zeros((1, 4), np.uint64)),
+                 lambda: engine.run_packed(words, out=np.zeros((4, 1000), np.uint64).T),
+                 lambda: engine.unpack(words, 4 * 64 + 1), lambda: engine.pack(np.zeros((3, 4), np.float32)),
+                 lambda: engine.votes_packed(np.zeros((1000, 4), np.uint64), 10),
+                 lambda: engine.votes_packed(np.zeros((1000, 4), np.uint64)[:999], 17),
+                 lambda: engine.votes_packed(np.zeros((1000, 4), np.uint64), 18)]  # 18 x F=15 > 256 samples
+    for call in bad_calls:
+        with pytest.raises(InputShapeError):
+            call()
+    assert engine.votes_packed(engine.run_packed(words), 17).shape == (17, 10)
+
+
 def test_scores_that_would_overflow_int32_are_refused_not_wrapped():
     """600,000 outputs of one class at F = 4,096 owe it 2,457,600,000 votes: more than int32 holds."""
     from lutrun.errors import ConfigError
@@ -165,12 +183,12 @@ def test_random_model_sizes_are_bounded_before_allocating():
 
 
 def test_a_damaged_kernel_in_the_cache_is_rebuilt(tmp_path, monkeypatch):
-    from lutrun.codegen import build_kernel
+    from lutrun.codegen import compile_kernel
     from lutrun.model import random_model
 
     monkeypatch.setenv("LUTRUN_CACHE", str(tmp_path))
     model = random_model((3, 3, 1), (12, 5), n_classes=5, seed=11)
-    path = build_kernel(model)
+    path = compile_kernel(model)
     path.write_bytes(path.read_bytes()[:100])  # truncated, as a killed build or a full disk leaves it
     engine = create_engine("cpu", model, specialise=True)
     x = np.random.default_rng(0).integers(0, 256, (50, 3, 3), dtype=np.uint8)

@@ -9,7 +9,6 @@ import pytest
 from lutrun.model import random_model
 from lutrun.modelfile import save_model
 from lutrun.resources import resolve_model
-from lutrun.rtl.netlist import live_luts
 from lutrun.rtl.yosys import report_rtl
 
 from conftest import run_cli
@@ -22,7 +21,7 @@ def test_default_core_is_one_lut6_and_one_flip_flop_per_live_lut():
     report = report_rtl(model, top=False)
     core = report["core"]
     # 263 of the 3,200 LUTs reach no vote; synthesis drops them, keeps one LUT6 and one register for each other.
-    assert report["live_luts"] == live_luts(model) == 2937
+    assert report["live_luts"] == model.live_luts() == 2937
     assert core["luts"] == core["cells"]["LUT6"] == 2937 <= model.n_luts
     assert core["ffs"] == 2937 + report["core_latency_cycles"]  # plus the valid bit of each stage
     assert core["carry4"] == 0 and core["logic_levels"]["levels"] == 1
@@ -34,7 +33,7 @@ def test_random_model_core_with_fewer_stages_is_deeper_not_larger():
     every1 = report_rtl(model, top=False)["core"]
     every2 = report_rtl(model, top=False, stages_every=2)["core"]
     assert every1["logic_levels"]["levels"] == 1 and every2["logic_levels"]["levels"] == 2
-    assert every2["ffs"] < every1["ffs"] and every1["luts"] <= live_luts(model)
+    assert every2["ffs"] < every1["ffs"] and every1["luts"] <= model.live_luts()
 
 
 @pytest.mark.slow

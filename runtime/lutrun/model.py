@@ -124,6 +124,46 @@ class Model:
         h.update(np.ascontiguousarray(self.output_classes, "<i4").tobytes())
         return h.hexdigest()
 
+    def net_digest(self) -> str:
+        """SHA-256 of the LUT network alone (input count and layers): all a compiled kernel depends on."""
+        h = hashlib.sha256(str(self.n_inputs).encode())
+        for layer in self.layers:
+            h.update(np.ascontiguousarray(layer.inputs, "<i4").tobytes())
+            h.update(np.ascontiguousarray(layer.tables, "<u8").tobytes())
+        return h.hexdigest()
+
+    def live_masks(self, votes_only: bool = True) -> list[np.ndarray]:
+        """Per layer, which LUTs reach the last layer (``votes_only``: an output of it that votes).
+
+        >>> m = random_model((4, 4, 1), (64, 8), fan_in=2, n_classes=2, seed=1)
+        >>> int(m.live_masks()[0].sum()) <= 16 < 64     # 8 two-input LUTs read at most 16 of layer 0
+        True
+        """
+        live = self.output_classes >= 0 if votes_only else np.ones(self.n_outputs, bool)
+        masks = [live]
+        for layer, below in zip(self.layers[:0:-1], self.layers[-2::-1]):
+            feeding = np.zeros(below.width, bool)
+            feeding[layer.inputs[live].ravel()] = True
+            masks.insert(0, live := feeding)
+        return masks
+
+    def live_luts(self) -> int:
+        """LUTs whose output reaches a vote: what an engine evaluates and synthesis keeps."""
+        return int(sum(mask.sum() for mask in self.live_masks()))
+
+    def pruned(self) -> Model:
+        """The same outputs from fewer LUTs: those of the hidden layers that reach no output are removed
+        (every output bit, voting or not, is unchanged; the last layer is kept whole)."""
+        masks = self.live_masks(votes_only=False)
+        if all(mask.all() for mask in masks):
+            return self
+        layers, renumber = [], None
+        for layer, keep in zip(self.layers, masks):
+            inputs = layer.inputs[keep] if renumber is None else renumber[layer.inputs[keep]]
+            layers.append(Layer(inputs.astype(np.int32), layer.tables[keep]))
+            renumber = np.cumsum(keep) - 1
+        return Model(self.input_shape, layers, self.output_classes, self.class_names, self.modulation, dict(self.info))
+
     def with_modulation(self, **changes: Any) -> Model:
         """The same network with some modulation settings overridden."""
         return Model(self.input_shape, self.layers, self.output_classes, self.class_names,
@@ -135,6 +175,7 @@ class Model:
             "classes": self.n_classes,
             "layers": [f"{layer.width}x{layer.fan_in}" for layer in self.layers],
             "luts": self.n_luts,
+            "live_luts": self.live_luts(),
             "modulation": self.modulation.to_json(),
             "digest": self.digest()[:16],
             **{k: v for k, v in self.info.items() if k in ("name", "dataset", "accuracy", "created")},
@@ -195,6 +236,15 @@ def _check_output_classes(classes: Any, n_out: int, n_classes: int) -> np.ndarra
     return np.ascontiguousarray(classes)
 
 
+def round_robin_classes(n_outputs: int, n_classes: int) -> np.ndarray:
+    """The usual voting: output o votes for class o mod n_classes (int32 [n_outputs]).
+
+    >>> round_robin_classes(5, 2).tolist()
+    [0, 1, 0, 1, 0]
+    """
+    return (np.arange(n_outputs) % n_classes).astype(np.int32)
+
+
 def random_model(
     input_shape: tuple[int, int, int] = (28, 28, 1),
     widths: tuple[int, ...] = (2304, 384, 64, 360, 60, 10),
@@ -228,6 +278,6 @@ def random_model(
             tables &= np.uint64((1 << (1 << k)) - 1)
         layers.append(Layer(inputs, tables))
         prev = n
-    classes = (np.arange(prev) % n_classes).astype(np.int32)
+    classes = round_robin_classes(prev, n_classes)
     return Model(input_shape, layers, classes, [str(c) for c in range(n_classes)],
                  modulation or Modulation(), {"name": f"random-{seed}"})

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from lutrun.errors import BackendUnavailableError, NativeError
+from lutrun.model import METHODS
 
 try:
     from lutrun._native import ffi, lib
@@ -20,8 +21,9 @@ except ImportError as exc:  # not built: only the numpy engine is available
 else:
     _IMPORT_ERROR = None
 
-_MESSAGES = {1: "invalid argument", 2: "out of memory"}
-METHOD_CODES = {"thermometer": 0, "stochastic": 1, "sigma-delta": 2}
+_MESSAGES = {} if lib is None else {lib.LR_EINVAL: "invalid argument", lib.LR_ENOMEM: "out of memory"}
+# The modulation methods' codes, from the header's enum (LR_MOD_SIGMA_DELTA for "sigma-delta").
+METHOD_CODES = {} if lib is None else {m: getattr(lib, "LR_MOD_" + m.upper().replace("-", "_")) for m in METHODS}
 
 
 def require() -> tuple[Any, Any]:

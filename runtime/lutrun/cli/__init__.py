@@ -24,7 +24,7 @@ def cli() -> None:
 
 
 for command in (*models.COMMANDS, stream.demo, serve.serve, bench.bench, hardware.export_group,
-                hardware.report_group):
+                hardware.report_group, hardware.compile_cmd):
     cli.add_command(command)
 
 

@@ -72,3 +72,25 @@ def report_rtl_cmd(model: str | None, clock_mhz: float, core_only: bool, stages_
     from lutrun.rtl.yosys import report_rtl
 
     emit(report_rtl(model_for(model), clock_mhz, stages_every, int(pixels_per_beat), top=not core_only))
+
+
+@click.command("compile")
+@model_input
+@click.option("--target", default="native", type=click.Choice(["native", "armv7", "aarch64"]),
+              help="native: this machine (-march=native); armv7: a Zynq-7000's Cortex-A9 (PYNQ-Z2); aarch64: a "
+                   "ZynqMP's Cortex-A53 (ZCU104, KV260), cross-compiled.")
+@click.option("--out", type=OutputDir(), help="Folder for the library; copy it into the board's kernel cache "
+              "(~/.cache/lutrun/kernels) [default: this machine's kernel cache].")
+def compile_cmd(model: str | None, target: str, out: str | None) -> None:
+    """Compile MODEL's specialised C kernel for TARGET, so that a board does not spend minutes in gcc at start-up."""
+    import time
+    from pathlib import Path
+
+    from lutrun.codegen import compile_kernel
+
+    lutnet = model_for(model)
+    started = time.monotonic()
+    path = compile_kernel(lutnet, target, Path(out) if out else None)
+    emit({"kernel": str(path), "target": target, "net_digest": lutnet.net_digest()[:16],
+          "evaluated_luts": lutnet.pruned().n_luts, "luts": lutnet.n_luts,
+          "seconds": round(time.monotonic() - started, 2)})

@@ -44,7 +44,7 @@ def _methods(_ctx: Any, _param: Any, value: str | None) -> list[str] | None:
               help="Temporal: camera frames each image is held for (a still scene); accuracy per frame of the hold.")
 @click.option("--frames", "frame_list", callback=int_list, help="Study: accuracy for each F, e.g. 1,2,4,8,15,32.")
 @click.option("--method", "methods", callback=_methods,
-              help="Study: methods, comma-separated, of thermometer, stochastic, sigma-delta [default: the model's].")
+              help=f"Study: methods, comma-separated, of {', '.join(METHODS)} [default: the model's].")
 @click.option("--plot", type=IMAGE_FILE, help="Study: also save the curves as a PNG (needs lutrun[plot]).")
 def eval_cmd(model: str | None, data: str, split: str, engine_name: str, overlay: str | None, limit: int | None,
              temporal: bool, temporal_shift: int | None, hold: int, frame_list: tuple[int, ...] | None,

@@ -1,13 +1,13 @@
 /* Model-specialised LUT evaluator.  This fixed frame includes the generated
  * lutnet_body.h (the model's LUTs as straight-line code, tables folded in as
- * constants) once per vector width.  lutrun.codegen builds it with
- * -march=native on the machine that runs it and caches it by model digest.
- * Contract: that of lr_eval in native/lutrun.h, for one fixed net. */
+ * constants) once per vector width.  lutrun.codegen builds it for the machine
+ * that runs it (or cross-compiles it for a board) and caches it by model digest.
+ * Contract: lr_kernel.h. */
 #include <stdint.h>
+#include "lr_kernel.h"
 
-#define LR_TILE 8 /* words per wide vector: 512 samples */
 typedef uint64_t lr_w1;
-typedef uint64_t lr_w8 __attribute__((vector_size(8 * LR_TILE)));
+typedef uint64_t lr_w8 __attribute__((vector_size(8 * LR_TILE_WORDS)));
 
 #define MUX_GENERIC(a, b, s) (((a) & ~(s)) | ((b) & (s)))
 #define MUX(a, b, s) MUX_GENERIC(a, b, s)
@@ -57,11 +57,11 @@ typedef uint64_t lr_w2 __attribute__((vector_size(16)));
 #undef MUX
 #define MUX(a, b, s) MUX_GENERIC(a, b, s)
 
-/* A wide vector of LR_TILE words (512 samples), unaligned rows allowed. */
+/* A wide vector of LR_TILE_WORDS words (512 samples), unaligned rows allowed. */
 typedef lr_w8 lr_w8u __attribute__((aligned(8), may_alias));
 #define V lr_w8
-#define LD(i) (*(const lr_w8u *)(src + (i) * LR_TILE))
-#define ST(j, e) (*(lr_w8u *)(dst + (j) * LR_TILE) = (e))
+#define LD(i) (*(const lr_w8u *)(src + (i) * LR_TILE_WORDS))
+#define ST(j, e) (*(lr_w8u *)(dst + (j) * LR_TILE_WORDS) = (e))
 #define STO(j, e) (*(lr_w8u *)(out + (int64_t)(j) * stride) = (e))
 #if defined(__AVX512F__)
 /* One instruction per 3-input function: imm bit (c<<2 | b<<1 | a). */
@@ -72,19 +72,19 @@ typedef lr_w8 lr_w8u __attribute__((aligned(8), may_alias));
 #else
 #define T3 T3_GENERIC
 #endif
-#define VW LR_TILE
+#define VW LR_TILE_WORDS
 #define FN(n) n##_w8
 #include "lutnet_body.h"
 
 void lrx_eval(const uint64_t *in, uint64_t *out, int64_t stride, int64_t w0, int64_t w1,
               uint64_t *scratch)
 {
-    uint64_t *s0 = scratch, *s1 = s0 + (int64_t)LRX_MAX_WIDTH * LR_TILE;
-    uint64_t *rows = s1 + (int64_t)LRX_MAX_WIDTH * LR_TILE;
+    uint64_t *s0 = scratch, *s1 = s0 + (int64_t)LRX_MAX_WIDTH * LR_TILE_WORDS;
+    uint64_t *rows = s1 + (int64_t)LRX_MAX_WIDTH * LR_TILE_WORDS;
     int64_t w = w0;
-    for (; w + LR_TILE <= w1; w += LR_TILE) {
+    for (; w + LR_TILE_WORDS <= w1; w += LR_TILE_WORDS) {
         for (int64_t i = 0; i < LRX_INPUTS; i++)
-            *(lr_w8u *)(rows + i * LR_TILE) = *(const lr_w8u *)(in + i * stride + w);
+            *(lr_w8u *)(rows + i * LR_TILE_WORDS) = *(const lr_w8u *)(in + i * stride + w);
         tile_w8(rows, out + w, stride, s0, s1);
     }
     for (; w < w1; w++) {
@@ -93,3 +93,7 @@ void lrx_eval(const uint64_t *in, uint64_t *out, int64_t stride, int64_t w0, int
         tile_w1(rows, out + w, stride, s0, s1);
     }
 }
+
+const char *lrx_net_digest(void) { return LRX_DIGEST; }
+
+int lrx_abi(void) { return LR_KERNEL_ABI; }

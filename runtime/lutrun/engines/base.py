@@ -45,17 +45,24 @@ class Engine(ABC):
     def run_bits(self, bits: np.ndarray) -> np.ndarray:
         """0/1 uint8 samples [S, n_inputs] -> 0/1 uint8 outputs [S, n_outputs]."""
 
-    @abstractmethod
-    def _classify(self, frames: np.ndarray, frame0: int) -> np.ndarray:
-        """Validated uint8 frames [B, n_inputs] -> int32 scores [B, n_classes]."""
+    # Each back end implements one primitive; the public methods below validate once and call it.
 
-    def _temporal_votes(self, frames: np.ndarray, frame0: int) -> np.ndarray:
-        """Validated uint8 frames [B, n_inputs] -> int32 votes [B, n_classes] of each frame's one sub-frame."""
+    @abstractmethod
+    def _classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int) -> None:
+        """Checked uint8 rows [B, n_inputs] -> ``scores`` (checked int32 [B, n_classes]), in place."""
+
+    def _temporal_votes(self, rows: np.ndarray, frame0: int) -> np.ndarray:
+        """Checked uint8 rows [B, n_inputs] -> int32 votes [B, n_classes] of each frame's one sub-frame."""
         raise BackendUnavailableError(f"engine {self.name} has no temporal mode")
 
-    def _classify_temporal(self, frames: np.ndarray, frame0: int) -> np.ndarray:
+    def _classify_temporal_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int) -> None:
+        """Temporal mode's primitive: by default the votes of ``_temporal_votes`` averaged here."""
         assert self.temporal is not None
-        return ema_update(self._temporal_votes(frames, frame0), self._temporal_state, self.temporal.shift)
+        scores[...] = ema_update(self._temporal_votes(rows, frame0), self._temporal_state, self.temporal.shift)
+
+    def _run(self, rows: np.ndarray, scores: np.ndarray, frame0: Any) -> None:
+        primitive = self._classify_into if self.temporal is None else self._classify_temporal_into
+        primitive(rows, scores, frame_counter(frame0))
 
     def classify(self, frames: np.ndarray, frame0: int = 0) -> np.ndarray:
         """uint8 frames [B, H, W, C] (C may be dropped when 1, B when one frame) -> int32 scores [B, classes].
@@ -71,18 +78,15 @@ class Engine(ABC):
         1
         """
         rows = self.frames_as_rows(frames)
-        if self.temporal is not None:
-            return self._classify_temporal(rows, frame_counter(frame0))
-        return self._classify(rows, frame_counter(frame0))
+        scores = np.empty((rows.shape[0], self.model.n_classes), np.int32)
+        self._run(rows, scores, frame0)
+        return scores
 
     def classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int = 0) -> None:
-        """Validated rows [B, n_inputs] -> ``scores`` [B, classes], in place (the pipeline's call).
-
-        Back ends that can avoid the intermediate array (the C engine) override this.
-        """
+        """uint8 rows [B, n_inputs] -> ``scores`` int32 [B, classes], in place, allocating nothing (the
+        pipeline's call); both arrays are checked (shape, dtype, contiguity) before any native code sees them."""
         self.check_into(rows, scores)
-        classify = self._classify if self.temporal is None else self._classify_temporal
-        scores[...] = classify(rows, frame_counter(frame0))
+        self._run(rows, scores, frame0)
 
     def reset_temporal(self) -> None:
         """Forget the temporal scores: the next frame starts from zero, as after a reset."""

@@ -14,10 +14,19 @@ import numpy as np
 
 from lutrun import native
 from lutrun.bits import words_for
-from lutrun.engines.base import Engine, frame_counter
-from lutrun.errors import ConfigError
+from lutrun.engines.base import Engine
+from lutrun.errors import ConfigError, InputShapeError
 from lutrun.model import Model, Modulation
 from lutrun.temporal import Temporal
+
+def _packed_rows(packed: np.ndarray, rows: int | None, what: str) -> np.ndarray:
+    """``packed`` checked as uint64 [rows, words] and made C-contiguous (what native code reads)."""
+    if not isinstance(packed, np.ndarray) or packed.dtype != np.uint64 or packed.ndim != 2 or \
+            (rows is not None and packed.shape[0] != rows):
+        raise InputShapeError(f"{what} must be uint64 [{rows if rows is not None else 'rows'}, words], got "
+                              f"{getattr(packed, 'dtype', type(packed).__name__)} {getattr(packed, 'shape', '')}")
+    return np.ascontiguousarray(packed)
+
 
 # Below this many frames per thread, splitting costs more than it gains.
 _MIN_FRAMES_PER_THREAD = 256
@@ -35,7 +44,7 @@ class CpuEngine(Engine):
         self.ffi, self.lib = native.require()
         self.threads = threads
         self._net = self._new_net()
-        self._kernel_lib = self._install_specialised_kernel() if specialise else None
+        self._kernel = self._install_specialised_kernel() if specialise else None
         self._mod = self._new_modulator()
         self._classes = np.ascontiguousarray(model.output_classes, np.int32)
         self._sessions: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -45,7 +54,7 @@ class CpuEngine(Engine):
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="lutrun-cpu") if threads > 1 else None
 
     def _new_net(self) -> Any:
-        layers = self.model.layers
+        layers = self.model.pruned().layers  # LUTs that reach no output are never evaluated
         widths = np.array([layer.width for layer in layers], np.int32)
         fan_in = np.array([layer.fan_in for layer in layers], np.int32)
         inputs = np.concatenate([layer.inputs.ravel() for layer in layers]).astype(np.int32)
@@ -57,21 +66,12 @@ class CpuEngine(Engine):
         return self.ffi.gc(out[0], self.lib.lr_net_free)
 
     def _install_specialised_kernel(self) -> Any:
-        import cffi
+        from lutrun.codegen import kernel_for
 
-        from lutrun.codegen import build_kernel
-
-        loader = cffi.FFI()
-        loader.cdef("void lrx_eval(const uint64_t *, uint64_t *, int64_t, int64_t, int64_t, uint64_t *);")
-        path = build_kernel(self.model)
-        try:
-            library = loader.dlopen(str(path))
-        except OSError:  # a damaged cache entry (truncated, overwritten): build it again, once
-            path.unlink(missing_ok=True)
-            library = loader.dlopen(str(build_kernel(self.model)))
-        address = int(loader.cast("uintptr_t", library.lrx_eval))
-        native.check(self.lib.lr_net_set_kernel(self._net, self.ffi.cast("lr_kernel_fn", address)), "lr_net_set_kernel")
-        return library  # keeps the shared library loaded as long as the engine lives
+        kernel = kernel_for(self.model)
+        native.check(self.lib.lr_net_set_kernel(self._net, self.ffi.cast("lr_kernel_fn", kernel.address)),
+                     "lr_net_set_kernel")
+        return kernel  # keeps the shared library loaded as long as the engine lives
 
     def _new_modulator(self) -> Any:
         m = self.modulation
@@ -90,14 +90,13 @@ class CpuEngine(Engine):
 
     def run_packed(self, packed: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Packed inputs [n_inputs, words] -> packed outputs [n_outputs, words] (all words evaluated)."""
-        if packed.dtype != np.uint64 or packed.ndim != 2 or packed.shape[0] != self.model.n_inputs:
-            raise ConfigError(f"packed inputs must be uint64 [{self.model.n_inputs}, words], got {packed.dtype} {packed.shape}")
-        packed = np.ascontiguousarray(packed)
+        packed = _packed_rows(packed, self.model.n_inputs, "packed inputs")
         stride = packed.shape[1]
         if out is None:
             out = np.empty((self.model.n_outputs, stride), np.uint64)
-        elif out.shape != (self.model.n_outputs, stride) or out.dtype != np.uint64 or not out.flags.c_contiguous:
-            raise ConfigError(f"out must be contiguous uint64 [{self.model.n_outputs}, {stride}]")
+        elif not isinstance(out, np.ndarray) or out.shape != (self.model.n_outputs, stride) or out.dtype != np.uint64 \
+                or not out.flags.c_contiguous or not out.flags.writeable:
+            raise InputShapeError(f"out must be writable C-contiguous uint64 [{self.model.n_outputs}, {stride}]")
         bounds = np.linspace(0, stride, self.threads + 1).astype(np.int64) // 8 * 8
         bounds[-1] = stride
         spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
@@ -118,7 +117,10 @@ class CpuEngine(Engine):
 
     def pack(self, bits: np.ndarray) -> np.ndarray:
         """0/1 uint8 [S, n] -> packed [n, words] (the C twin of lutrun.bits.pack_bits)."""
-        bits = np.ascontiguousarray(bits, np.uint8)
+        bits = np.asarray(bits)
+        if bits.dtype != np.uint8 or bits.ndim != 2:
+            raise InputShapeError(f"bits must be uint8 [samples, features], got {bits.dtype} {bits.shape}")
+        bits = np.ascontiguousarray(bits)
         packed = np.empty((bits.shape[1], words_for(bits.shape[0])), np.uint64)
         native.check(self.lib.lr_pack(native.buffer(bits, "uint8_t[]"), bits.shape[0], bits.shape[1],
                                       native.buffer(packed, "uint64_t[]"), packed.shape[1]), "lr_pack")
@@ -126,7 +128,9 @@ class CpuEngine(Engine):
 
     def unpack(self, packed: np.ndarray, n_samples: int) -> np.ndarray:
         """packed [n, words] -> 0/1 uint8 [n_samples, n] (the C twin of lutrun.bits.unpack_bits)."""
-        packed = np.ascontiguousarray(packed, np.uint64)
+        packed = _packed_rows(packed, None, "packed rows")
+        if not 0 <= n_samples <= packed.shape[1] * 64:
+            raise InputShapeError(f"{packed.shape[1]} words hold at most {packed.shape[1] * 64} samples, not {n_samples}")
         bits = np.empty((n_samples, packed.shape[0]), np.uint8)
         native.check(self.lib.lr_unpack(native.buffer(packed, "uint64_t[]"), packed.shape[1], n_samples,
                                         packed.shape[0], native.buffer(bits, "uint8_t[]")), "lr_unpack")
@@ -145,7 +149,10 @@ class CpuEngine(Engine):
 
     def votes_packed(self, outputs: np.ndarray, n_frames: int) -> np.ndarray:
         """Packed outputs [n_outputs, words] -> int32 scores [n_frames, n_classes] (C vote accumulator)."""
-        outputs = np.ascontiguousarray(outputs, np.uint64)
+        outputs = _packed_rows(outputs, self.model.n_outputs, "packed outputs")
+        if not 0 <= n_frames * self.modulation.frames <= outputs.shape[1] * 64:
+            raise InputShapeError(f"{outputs.shape[1]} words hold at most {outputs.shape[1] * 64 // self.modulation.frames}"
+                                  f" frames of F = {self.modulation.frames}, not {n_frames}")
         scores = np.empty((n_frames, self.model.n_classes), np.int32)
         native.check(self.lib.lr_votes(native.buffer(outputs, "uint64_t[]"), outputs.shape[1], outputs.shape[0],
                                        native.buffer(self._classes, "int32_t[]"), self.model.n_classes,
@@ -153,10 +160,8 @@ class CpuEngine(Engine):
                      "lr_votes")
         return scores
 
-    def classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int = 0) -> None:
-        """The allocation-free fused call on rows [B, n_inputs] into scores [B, n_classes] (both checked)."""
-        self.check_into(rows, scores)
-        frame0 = frame_counter(frame0)
+    def _native_classify(self, rows: np.ndarray, scores: np.ndarray, frame0: int) -> None:
+        """One fused native call on a session of its own (sessions are per thread)."""
         session = self._sessions.get()
         try:
             p_rows, p_scores = self.ffi.from_buffer("uint8_t[]", rows), self.ffi.from_buffer("int32_t[]", scores)
@@ -169,19 +174,19 @@ class CpuEngine(Engine):
         finally:
             self._sessions.put(session)
 
-    def _classify_temporal(self, frames: np.ndarray, frame0: int) -> np.ndarray:
-        # One call in stream order: each frame's scores depend on the one before.
-        scores = np.empty((frames.shape[0], self.model.n_classes), np.int32)
-        self.classify_into(frames, scores, frame0)
-        return scores
-
-    def _classify(self, frames: np.ndarray, frame0: int) -> np.ndarray:
-        scores = np.empty((frames.shape[0], self.model.n_classes), np.int32)
-        parts = max(1, min(self.threads, frames.shape[0] // _MIN_FRAMES_PER_THREAD))
-        bounds = np.linspace(0, frames.shape[0], parts + 1).astype(np.int64)
+    def _classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int) -> None:
+        """Large batches split over the engine's threads (the native calls release the GIL)."""
+        parts = max(1, min(self.threads, rows.shape[0] // _MIN_FRAMES_PER_THREAD))
+        if parts == 1:  # the single-frame path: no splitting arithmetic
+            self._native_classify(rows, scores, frame0)
+            return
+        bounds = np.linspace(0, rows.shape[0], parts + 1).astype(np.int64)
         spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        self._map(lambda s: self.classify_into(frames[s[0]:s[1]], scores[s[0]:s[1]], (frame0 + s[0]) % 2**32), spans)
-        return scores
+        self._map(lambda s: self._native_classify(rows[s[0]:s[1]], scores[s[0]:s[1]], (frame0 + s[0]) % 2**32),
+                  spans)
+
+    # One call in stream order: each frame's scores depend on the one before.
+    _classify_temporal_into = _native_classify
 
     def _map(self, fn: Any, items: list[Any]) -> None:
         if self._pool is None or len(items) < 2:
@@ -193,7 +198,7 @@ class CpuEngine(Engine):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "simd": native.simd_name(), "threads": self.threads,
-                "specialised": self._kernel_lib is not None}
+                "specialised": self._kernel is not None}
 
     def close(self) -> None:
         if self._pool is not None:

@@ -39,11 +39,12 @@ class ReferenceEngine(Engine):
         for i in range(0, frames.shape[0], step):
             yield frames[i:i + step], (frame0 + i) % 2**32
 
-    def _classify(self, frames: np.ndarray, frame0: int) -> np.ndarray:
-        F, classes = self.modulation.frames, self.model.output_classes
-        parts = [class_scores(self.run_bits(modulate(chunk, self.modulation, start)), classes, self.model.n_classes, F)
-                 for chunk, start in self._chunks(frames, frame0)]
-        return np.concatenate(parts) if parts else np.zeros((0, self.model.n_classes), np.int32)
+    def _classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int) -> None:
+        F, classes, i = self.modulation.frames, self.model.output_classes, 0
+        for chunk, start in self._chunks(rows, frame0):
+            scores[i:i + len(chunk)] = class_scores(self.run_bits(modulate(chunk, self.modulation, start)), classes,
+                                                    self.model.n_classes, F)
+            i += len(chunk)
 
     def _temporal_votes(self, frames: np.ndarray, frame0: int) -> np.ndarray:
         F, parts = self.modulation.frames, []

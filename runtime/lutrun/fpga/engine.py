@@ -105,15 +105,13 @@ class FpgaEngine(Engine):
     def run_bits(self, bits: np.ndarray) -> np.ndarray:
         raise BackendUnavailableError("the overlay computes frames to scores only; run_bits is the cpu engine's")
 
-    def _classify(self, frames: np.ndarray, frame0: int) -> np.ndarray:
-        scores = np.empty((frames.shape[0], self.model.n_classes), np.int32)
+    def _classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int) -> None:
         self.transfers_us = []
-        for i0 in range(0, frames.shape[0], self.batch):
-            n = min(self.batch, frames.shape[0] - i0)
-            scores[i0:i0 + n] = self._transfer(frames[i0:i0 + n], (frame0 + i0) % 2**32)
-        return scores
+        for i0 in range(0, rows.shape[0], self.batch):
+            n = min(self.batch, rows.shape[0] - i0)
+            scores[i0:i0 + n] = self._transfer(rows[i0:i0 + n], (frame0 + i0) % 2**32)
 
-    _classify_temporal = _classify  # the fabric keeps the temporal state
+    _classify_temporal_into = _classify_into  # the fabric keeps the temporal state
 
     def reset_temporal(self) -> None:
         super().reset_temporal()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from lutrun.errors import ModelFormatError
-from lutrun.model import Layer, Model, Modulation
+from lutrun.model import Layer, Model, Modulation, round_robin_classes
 
 _MODULE = re.compile(r"\bmodule\s+(\w+)(.*?)\bendmodule\b", re.S)
 _PORT = re.compile(r"\b(?:input|output)\s+wire\s*\[\s*(\d+)\s*(-\s*1)?\s*:\s*0\s*\]\s*(in_data|out_data)\b")
@@ -126,7 +126,7 @@ def import_binarybrain(path: str | Path, input_shape: tuple[int, int, int], n_cl
     if n_out % n_classes:
         raise ModelFormatError("classes", f"{n_out} outputs do not split evenly into {n_classes} classes")
     if grouping == "mod":
-        classes = np.arange(n_out) % n_classes
+        classes = round_robin_classes(n_out, n_classes)
     elif grouping == "block":
         classes = np.arange(n_out) // (n_out // n_classes)
     else:

@@ -58,18 +58,6 @@ def core_verilog(model: Model, stages_every: int = 1) -> str:
     return "\n".join(out)
 
 
-def live_luts(model: Model) -> int:
-    """LUTs whose output reaches a vote: what synthesis keeps of the core (the rest is removed as dead logic)."""
-    live = model.output_classes >= 0
-    total = int(live.sum())
-    for i in range(len(model.layers) - 1, 0, -1):
-        feeding = np.zeros(model.layers[i - 1].width, bool)
-        feeding[model.layers[i].inputs[live].ravel()] = True
-        live = feeding
-        total += int(live.sum())
-    return total
-
-
 def class_counts(model: Model) -> np.ndarray:
     """Outputs voting for each class."""
     classes = model.output_classes

@@ -20,7 +20,6 @@ from typing import Any
 from lutrun.errors import BackendUnavailableError
 from lutrun.model import Model
 from lutrun.rtl.design import SYNTH_FILES, export_rtl
-from lutrun.rtl.netlist import live_luts
 
 XC7Z020 = {"part": "xc7z020", "luts": 53_200, "ffs": 106_400}
 _LUTS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV")
@@ -95,7 +94,7 @@ def report_rtl(model: Model, clock_mhz: float = 200.0, stages_every: int = 1, pi
                                     "ffs": round(part["ffs"] / XC7Z020["ffs"], 4)}
     return {
         "model": model.info.get("name", ""), "digest": model.digest()[:16], "luts_in_model": model.n_luts,
-        "live_luts": live_luts(model),
+        "live_luts": model.live_luts(),
         "layers": model.widths, "stages_every": stages_every, "clock_mhz": clock_mhz, **parts,
         "core_latency_cycles": layout.latency_cycles, "frame_latency_cycles": layout.frame_latency_cycles,
         "cycles_per_frame": {"oversampled": layout.cycles_per_frame, "temporal": layout.temporal_cycles_per_frame},

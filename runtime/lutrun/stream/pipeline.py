@@ -7,7 +7,8 @@ the end of the stream and the time limit.  Each extra thread hop costs tens of
 microseconds and, on a 2-core machine, a scheduler tick now and then; hence
 sinks run on the engine thread and should be quick.  Between threads travel slot
 numbers only; frame data, scores and timestamps live in arrays allocated
-once, so the per-frame path allocates no buffers.
+once.  Per batch (not per frame), the delivery to sinks gathers the batch's
+rows of those arrays into small new ones.
 """
 from __future__ import annotations
 

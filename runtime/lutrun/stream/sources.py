@@ -197,7 +197,8 @@ class DatasetSource(_Replay):
         return SourceFrame(image, int(labels[i]), arrival)
 
     def _disturb(self, image: np.ndarray) -> np.ndarray:
-        """Shift by up to ``shift`` pixels (edge-replicated) and add Gaussian noise, into preallocated buffers."""
+        """Shift by up to ``shift`` pixels (wrapping around the edges, as np.roll does) and add Gaussian noise,
+        into preallocated buffers."""
         dy, dx = self._rng.integers(-self.shift, self.shift + 1, 2) if self.shift else (0, 0)
         shifted = np.roll(image, (int(dy), int(dx)), axis=(0, 1)) if (dy or dx) else image
         np.copyto(self._work, shifted, casting="unsafe")

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from lutrun.datasets import load_idx_dataset
 from lutrun.engines import create_engine
 from lutrun.evaluate import evaluate
-from lutrun.model import Layer, Model, Modulation
+from lutrun.model import Layer, Model, Modulation, round_robin_classes
 from lutrun.modelfile import save_model
 from lutrun.modulate import modulate
 from lutrun.train.config import TrainConfig
@@ -60,7 +60,7 @@ def shifted(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.
 
 def export(net: LutNet, cfg: TrainConfig, input_shape: tuple[int, int, int], info: dict[str, Any]) -> Model:
     layers = [Layer(layer.inputs.cpu().numpy().astype(np.int32), layer.export_tables()) for layer in net.layers]
-    classes = (np.arange(layers[-1].width) % N_CLASSES).astype(np.int32)
+    classes = round_robin_classes(layers[-1].width, N_CLASSES)
     modulation = Modulation(cfg.method, cfg.frames, cfg.seed % 2**32, (0, 255))
     return Model(input_shape, layers, classes, [str(c) for c in range(N_CLASSES)], modulation, info)
 
@@ -79,7 +79,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
     modulation = Modulation(cfg.method, cfg.frames, cfg.seed % 2**32, (0, 255))
 
     net = LutNet(build_wirings(cfg, input_shape), cfg.seed)
-    classes = torch.arange(net.layers[-1].table.shape[0]) % N_CLASSES
+    classes = torch.from_numpy(round_robin_classes(net.layers[-1].table.shape[0], N_CLASSES)).long()
     group = torch.nn.functional.one_hot(classes, N_CLASSES).float()
     group /= group.sum(0, keepdim=True)
     steps_per_epoch = max(1, len(images) // cfg.batch)
