@@ -21,6 +21,7 @@ struct lr_net {
 
 struct lr_modulator {
     int32_t method, frames, lo, hi, n_pixels, pattern_words;
+    int16_t *steps; /* [frames] when every sub-frame's bit is a step of the value (v >= steps[f], 0..256), else NULL */
     uint32_t seed;
     uint64_t *patterns; /* [256 x pattern_words] when the bits depend on the value only */
 };
@@ -29,8 +30,11 @@ struct lr_modulator {
 #define LR_X86_GCC 1
 /* popcnt is not in the x86-64 baseline: let the loader pick a clone. */
 #define LR_POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
+/* Vector code with popcounts: AVX-512, AVX2 (both with popcnt) or the baseline. */
+#define LR_VOTE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LR_POPCNT_CLONES
+#define LR_VOTE_CLONES
 #endif
 
 static inline int lr_ceil_div(int64_t a, int64_t b) { return (int)((a + b - 1) / b); }

@@ -41,6 +41,7 @@ void lr_modulator_free(lr_modulator *mod)
 {
     if (mod) {
         free(mod->patterns);
+        free(mod->steps);
         free(mod);
     }
 }
@@ -68,6 +69,12 @@ static void lr_fill_patterns(lr_modulator *m)
     }
 }
 
+/* Bit f of a value's pattern (value-only rules). */
+static inline int lr_pattern_bit(const lr_modulator *m, int32_t v, int32_t f)
+{
+    return (int)(m->patterns[(int64_t)v * m->pattern_words + (f >> 6)] >> (f & 63)) & 1;
+}
+
 int lr_modulator_new(int32_t method, int32_t frames, uint32_t seed, int32_t lo,
                      int32_t hi, int32_t n_pixels, lr_modulator **out)
 {
@@ -92,6 +99,23 @@ int lr_modulator_new(int32_t method, int32_t frames, uint32_t seed, int32_t lo,
             return LR_ENOMEM;
         }
         lr_fill_patterns(m);
+    }
+    if (m->patterns && !(m->steps = malloc(sizeof(int16_t) * (size_t)frames))) {
+        lr_modulator_free(m);
+        return LR_ENOMEM;
+    }
+    for (int32_t f = 0; m->steps && f < frames; f++) { /* is sub-frame f's bit a step of the value? */
+        int32_t v = 0, w;
+        while (v < 256 && !lr_pattern_bit(m, v, f))
+            v++;
+        for (w = v; w < 256 && lr_pattern_bit(m, w, f); w++)
+            ;
+        if (w < 256) { /* not a step (sigma-delta's middle sub-frames): the general path */
+            free(m->steps);
+            m->steps = NULL;
+        } else {
+            m->steps[f] = (int16_t)v;
+        }
     }
     *out = m;
     return LR_OK;
@@ -139,9 +163,73 @@ static int32_t lr_modulate_short_by_four(const lr_modulator *m, const uint8_t *p
     return p;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* Transposes a 64 x 64 bit matrix in place: bit j of row i <-> bit i of row j. */
+static void lr_transpose64(uint64_t a[64])
+{
+    uint64_t mask = 0x00000000FFFFFFFFULL;
+    for (int j = 32; j; j >>= 1, mask ^= mask << j)
+        for (int k = 0; k < 64; k = (k + j + 1) & ~j) {
+            const uint64_t t = ((a[k] >> j) ^ a[k + j]) & mask;
+            a[k] ^= t << j;
+            a[k + j] ^= t;
+        }
+}
+
+#define LR_STEPS_MAX_FRAMES 3
+
+/* Every sub-frame a step of the value: per sample (frame i, sub-frame f) 16 pixels per compare
+ * against steps[f], then 64 samples x 64 pixels per bit-matrix transpose, straight into rows. */
+static void lr_modulate_steps(const lr_modulator *m, const uint8_t *pixels, int64_t n_frames, uint64_t *out,
+                              int64_t stride)
+{
+    const int32_t np = m->n_pixels, F = m->frames;
+    const int64_t samples = n_frames * F;
+    const __m128i bias = _mm_set1_epi8((char)0x80);
+    uint64_t block[64];
+    for (int64_t s0 = 0, word = 0; s0 < samples; s0 += 64, word++) {
+        const int64_t ns = samples - s0 < 64 ? samples - s0 : 64;
+        for (int32_t p0 = 0; p0 < np; p0 += 64) {
+            const int32_t npx = np - p0 < 64 ? np - p0 : 64;
+            const uint64_t all = npx == 64 ? ~0ULL : (1ULL << npx) - 1;
+            for (int64_t i = 0; i < 64; i++) {
+                uint64_t bits = 0;
+                const int32_t step = i < ns ? m->steps[(s0 + i) % F] : 256;
+                if (step == 0) {
+                    bits = all;
+                } else if (step < 256) {
+                    const uint8_t *px = pixels + (s0 + i) / F * np + p0;
+                    const __m128i below = _mm_set1_epi8((char)((step - 1) ^ 0x80));
+                    int32_t j = 0;
+                    for (; j + 16 <= npx; j += 16) { /* unsigned v > step - 1, as a signed compare */
+                        const __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(px + j)), bias);
+                        bits |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(v, below)) << j;
+                    }
+                    for (; j < npx; j++)
+                        bits |= (uint64_t)(px[j] >= step) << j;
+                }
+                block[i] = bits;
+            }
+            lr_transpose64(block);
+            for (int32_t j = 0; j < npx; j++)
+                out[(int64_t)(p0 + j) * stride + word] = block[j];
+        }
+    }
+}
+#endif
+
 static void lr_modulate_patterns(const lr_modulator *m, const uint8_t *pixels,
                                  int64_t n_frames, uint64_t *out, int64_t stride)
 {
+#if defined(__SSE2__)
+    /* Compares cost per sub-frame, patterns per frame: measured, compares win up to F = 3 (docs/performance.md). */
+    if (m->steps && m->frames <= LR_STEPS_MAX_FRAMES) {
+        lr_modulate_steps(m, pixels, n_frames, out, stride);
+        return;
+    }
+#endif
     const int32_t first = m->pattern_words == 1 ? lr_modulate_short_by_four(m, pixels, n_frames, out, stride) : 0;
     const int tail = m->frames - 64 * (m->pattern_words - 1);
     for (int32_t p = first; p < m->n_pixels; p++) {
@@ -196,7 +284,7 @@ static inline int lr_pixel_bit(const lr_modulator *m, uint8_t v, uint32_t hs, in
 {
     if (m->method == LR_MOD_STOCHASTIC)
         return lr_stochastic_bit(m, v, hs, p);
-    return (int)(m->patterns[(int64_t)v * m->pattern_words + (f >> 6)] >> (f & 63)) & 1;
+    return lr_pattern_bit(m, v, (int32_t)f);
 }
 
 int lr_modulate_temporal(const lr_modulator *mod, const uint8_t *pixels, int64_t n_frames,

@@ -1,14 +1,45 @@
-/* Vote accumulation: popcounts over each frame's run of F samples. */
+/* Vote accumulation, bit-sliced: a class's output rows are summed as binary counters held in
+ * bit-planes (plane k is bit k of every sample's count, one bit per sample, as the rows are), a
+ * block of LR_VOTE_WORDS words at a time; then each frame's score is the weighted popcount of the
+ * planes over its F samples (sum_k 2^k popcount(plane_k & frame)).  The per-row cost is a
+ * ripple-carry add over the planes, shared by 512 samples at once, so the cost per frame no
+ * longer grows with outputs x samples.  The RTL's vote stage (lutrun.rtl.netlist) sums the same
+ * counts per class. */
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
-/* Number of set bits in bits [start, start + len) of a packed row. */
-static inline int64_t lr_count_range(const uint64_t *row, int64_t start, int64_t len)
+#define LR_VOTE_WORDS 8  /* words per block: 512 samples */
+#define LR_VOTE_PLANES 32 /* counts up to 2^32 - 1 outputs per class */
+
+typedef uint64_t lr_vv __attribute__((vector_size(8 * LR_VOTE_WORDS)));
+typedef lr_vv lr_vvu __attribute__((aligned(8), may_alias));
+
+/* A carry-save adder: (high, low) = a + b + c, bit by bit. */
+#define LR_CSA(high, low, a, b, c)            \
+    do {                                      \
+        const lr_vv u_ = (a) ^ (b);           \
+        (high) = ((a) & (b)) | (u_ & (c));    \
+        (low) = u_ ^ (c);                     \
+    } while (0)
+
+static inline lr_vv lr_vote_load(const uint64_t *row, int full, int64_t words)
+{
+    lr_vv x = {0};
+    if (full)
+        x = *(const lr_vvu *)row;
+    else
+        memcpy(&x, row, 8 * (size_t)words);
+    return x;
+}
+
+/* Set bits of plane row `p` (LR_VOTE_WORDS words) in [start, start + len), len <= 64 * LR_VOTE_WORDS. */
+static inline int64_t lr_plane_count(const uint64_t *p, int64_t start, int64_t len)
 {
     int64_t count = 0, w = start >> 6;
     int b = (int)(start & 63);
     while (len > 0) {
-        uint64_t v = row[w++] >> b;
+        uint64_t v = p[w++] >> b;
         const int64_t take = 64 - b < len ? 64 - b : len;
         if (take < 64)
             v &= (1ULL << take) - 1;
@@ -19,7 +50,75 @@ static inline int64_t lr_count_range(const uint64_t *row, int64_t start, int64_t
     return count;
 }
 
-LR_POPCNT_CLONES
+LR_VOTE_CLONES
+static void lr_votes_class(const uint64_t *out, int64_t stride, const int32_t *rows, int32_t n_rows,
+                           int32_t c, int32_t n_classes, int32_t frames, int64_t n_frames,
+                           int32_t *scores)
+{
+    int planes = 1;
+    while (planes < LR_VOTE_PLANES && ((int64_t)1 << planes) <= n_rows)
+        planes++;
+    const int64_t samples = n_frames * frames;
+    for (int64_t b0 = 0; b0 < samples; b0 += 64 * LR_VOTE_WORDS) {
+        const int64_t w0 = b0 >> 6, words = (samples - b0 + 63) >> 6;
+        const int full = words >= LR_VOTE_WORDS;
+        lr_vv acc[LR_VOTE_PLANES] = {{0}};
+        int32_t r = 0;
+        if (planes >= 4) /* eight rows at a time through carry-save adders into planes 0..2 (Harley-Seal) */
+            for (; r + 8 <= n_rows; r += 8) {
+                lr_vv x[8], twos_a, twos_b, fours_a, fours_b, eights;
+                for (int i = 0; i < 8; i++)
+                    x[i] = lr_vote_load(out + (int64_t)rows[r + i] * stride + w0, full, words);
+                LR_CSA(twos_a, acc[0], acc[0], x[0], x[1]);
+                LR_CSA(twos_b, acc[0], acc[0], x[2], x[3]);
+                LR_CSA(fours_a, acc[1], acc[1], twos_a, twos_b);
+                LR_CSA(twos_a, acc[0], acc[0], x[4], x[5]);
+                LR_CSA(twos_b, acc[0], acc[0], x[6], x[7]);
+                LR_CSA(fours_b, acc[1], acc[1], twos_a, twos_b);
+                LR_CSA(eights, acc[2], acc[2], fours_a, fours_b);
+                for (int k = 3; k < planes; k++) { /* ripple-carry add of the eights */
+                    const lr_vv carry = acc[k] & eights;
+                    acc[k] ^= eights;
+                    eights = carry;
+                }
+            }
+        for (; r < n_rows; r++) {
+            lr_vv x = lr_vote_load(out + (int64_t)rows[r] * stride + w0, full, words);
+            for (int k = 0; k < planes; k++) { /* ripple-carry add of one bit per sample */
+                const lr_vv carry = acc[k] & x;
+                acc[k] ^= x;
+                x = carry;
+            }
+        }
+        uint64_t plane[LR_VOTE_PLANES][LR_VOTE_WORDS];
+        memcpy(plane, acc, sizeof(lr_vv) * (size_t)planes);
+        const int64_t b1 = b0 + 64 * LR_VOTE_WORDS < samples ? b0 + 64 * LR_VOTE_WORDS : samples;
+        if (frames == 1) { /* a frame per sample: read each sample's count off the planes, 64 at a time */
+            for (int64_t w = 0; w * 64 < b1 - b0; w++) {
+                uint32_t count[64] = {0};
+                for (int k = 0; k < planes; k++) {
+                    const uint64_t p = plane[k][w];
+                    for (int i = 0; i < 64; i++)
+                        count[i] |= (uint32_t)((p >> i) & 1) << k;
+                }
+                const int64_t s0 = b0 + w * 64, n = b1 - s0 < 64 ? b1 - s0 : 64;
+                for (int64_t i = 0; i < n; i++)
+                    scores[(s0 + i) * n_classes + c] += (int32_t)count[i];
+            }
+            continue;
+        }
+        /* Frames overlapping the block; one straddling two blocks gets its two parts added. */
+        for (int64_t f = b0 / frames; f * frames < b1; f++) {
+            const int64_t s0 = f * frames > b0 ? f * frames : b0;
+            const int64_t s1 = (f + 1) * frames < b1 ? (f + 1) * frames : b1;
+            int64_t v = 0;
+            for (int k = 0; k < planes; k++)
+                v += lr_plane_count(plane[k], s0 - b0, s1 - s0) << k;
+            scores[f * n_classes + c] += (int32_t)v;
+        }
+    }
+}
+
 int lr_votes(const uint64_t *out, int64_t stride, int32_t n_out,
              const int32_t *classes, int32_t n_classes, int32_t frames,
              int64_t n_frames, int32_t *scores)
@@ -30,26 +129,36 @@ int lr_votes(const uint64_t *out, int64_t stride, int32_t n_out,
     for (int32_t o = 0; o < n_out; o++)
         if (classes[o] < -1 || classes[o] >= n_classes)
             return LR_EINVAL;
-    memset(scores, 0, sizeof(int32_t) * (size_t)n_frames * (size_t)n_classes);
-    for (int32_t o = 0; o < n_out; o++) {
-        const int32_t c = classes[o];
-        if (c < 0)
-            continue;
-        const uint64_t *row = out + (int64_t)o * stride;
-        int32_t *score = scores + c;
-        if (frames <= 64) { /* a frame's bits span at most two words: one funnel shift */
-            const uint64_t mask = frames == 64 ? ~0ULL : (1ULL << frames) - 1;
-            for (int64_t i = 0, start = 0; i < n_frames; i++, start += frames, score += n_classes) {
-                const int b = (int)(start & 63);
-                uint64_t v = row[start >> 6] >> b;
-                if (b + frames > 64)
-                    v |= row[(start >> 6) + 1] << (64 - b);
-                *score += __builtin_popcountll(v & mask);
-            }
-        } else {
-            for (int64_t i = 0; i < n_frames; i++, score += n_classes)
-                *score += (int32_t)lr_count_range(row, i * frames, frames);
-        }
+    /* The rows of each class, class by class (a counting sort of the outputs). */
+    int32_t *first = calloc((size_t)n_classes + 1, sizeof(int32_t));
+    int32_t *rows = malloc(sizeof(int32_t) * (size_t)(n_out ? n_out : 1));
+    if (!first || !rows) {
+        free(first);
+        free(rows);
+        return LR_ENOMEM;
     }
+    for (int32_t o = 0; o < n_out; o++)
+        if (classes[o] >= 0)
+            first[classes[o] + 1]++;
+    for (int32_t c = 0; c < n_classes; c++)
+        first[c + 1] += first[c];
+    int32_t *next = malloc(sizeof(int32_t) * (size_t)n_classes);
+    if (!next) {
+        free(first);
+        free(rows);
+        return LR_ENOMEM;
+    }
+    memcpy(next, first, sizeof(int32_t) * (size_t)n_classes);
+    for (int32_t o = 0; o < n_out; o++)
+        if (classes[o] >= 0)
+            rows[next[classes[o]]++] = o;
+    memset(scores, 0, sizeof(int32_t) * (size_t)n_frames * (size_t)n_classes);
+    for (int32_t c = 0; c < n_classes; c++)
+        if (first[c + 1] > first[c])
+            lr_votes_class(out, stride, rows + first[c], first[c + 1] - first[c], c, n_classes, frames,
+                           n_frames, scores);
+    free(next);
+    free(first);
+    free(rows);
     return LR_OK;
 }

@@ -147,3 +147,24 @@ def test_frames_shape_errors():
             engine.classify(np.zeros((2, 4, 4), np.float32))
         assert engine.classify(np.zeros((4, 4), np.uint8)).shape == (1, 10)
     assert words_for(65) == 2
+
+
+@pytest.mark.parametrize("method, frames", [("thermometer", 1), ("sigma-delta", 1), ("thermometer", 4),
+                                           ("thermometer", 15), ("thermometer", 100), ("sigma-delta", 4),
+                                           ("thermometer", 3), ("thermometer", 2)])
+@pytest.mark.parametrize("value_range", [(0, 255), (40, 200), (0, 1), (254, 255)])
+@pytest.mark.parametrize("shape, n_frames", [((20, 20, 1), 130), ((28, 28, 1), 64), ((3, 5, 1), 7), ((9, 9, 3), 200)])
+def test_the_step_front_end_is_bit_exact(method, frames, value_range, shape, n_frames, rng):
+    """Sub-frames whose bit is a step of the value (thermometer; sigma-delta at F = 1): the C modulator compares
+    16 pixels at once and transposes 64 x 64 bit blocks into rows; the rest take the pattern path."""
+    from lutrun.bits import pack_bits
+    from lutrun.model import Modulation, random_model
+    from lutrun.modulate import modulate
+
+    modulation = Modulation(method=method, frames=frames, range=value_range)
+    model = random_model(shape, (8, 3), n_classes=3, modulation=modulation)
+    frames = rng.integers(0, 256, (n_frames, *shape), dtype=np.uint8)
+    frames[:3] = np.array([0, 255, value_range[0]], np.uint8)[:, None, None, None]  # the edges of the step
+    expected = pack_bits(modulate(frames.reshape(n_frames, -1), modulation, 0))
+    got = create_engine("cpu", model).modulate_packed(frames)
+    np.testing.assert_array_equal(got, expected)

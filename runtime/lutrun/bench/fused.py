@@ -28,6 +28,13 @@ def bench_fused(model: Model, count: int = 100_000, batch: int = 8192, numpy_bat
         lat = latencies_us(one_frame, count)
         t_batch = median_seconds(lambda: engine.classify_into(rows, scores), 5)
         described = engine.describe()
+        # The same batch, one stage at a time (each stage's output kept for the next).
+        images = rows.reshape(batch, *model.input_shape)
+        packed = engine.modulate_packed(images)
+        outputs = engine.run_packed(packed)
+        stage_s = {"modulate": median_seconds(lambda: engine.modulate_packed(images), 5),
+                   "kernel": median_seconds(lambda: engine.run_packed(packed, outputs), 5),
+                   "votes": median_seconds(lambda: engine.votes_packed(outputs, batch), 5)}
     reference = create_engine("numpy", model)
     t_numpy = median_seconds(lambda: reference.classify(rows[:numpy_batch].reshape(-1, *model.input_shape)), 3)
     return {
@@ -43,6 +50,7 @@ def bench_fused(model: Model, count: int = 100_000, batch: int = 8192, numpy_bat
         "single_frame_max_us": float(lat.max()),
         "batch_size": batch,
         "batch_frames_per_s": batch / t_batch,
+        "stage_ns_per_frame": {name: seconds / batch * 1e9 for name, seconds in stage_s.items()},
         "numpy_batch_frames_per_s": numpy_batch / t_numpy,
         "batch_speedup_vs_numpy": (batch / t_batch) / (numpy_batch / t_numpy),
     }

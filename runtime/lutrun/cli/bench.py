@@ -31,17 +31,25 @@ def bench_engine_cmd(model: str | None, layers: tuple[int, ...] | None, k: int, 
 
 @bench.command("fused")
 @model_input
+@click.option("--layers", callback=int_list, help="Instead of MODEL, a random model of these widths, e.g. "
+              "8000,8000,8000,8000,8000,8000 (with --k 2: difflogic's MNIST-small shape).")
+@click.option("--k", default=6, type=click.IntRange(1, 6), help="Fan-in of the random model's LUTs.")
+@click.option("--input", "input_shape", default="28,28,1", callback=int_list, help="The random model's H,W,C.")
+@click.option("--classes", default=10, type=click.IntRange(1, 4096), help="The random model's classes "
+              "(its last layer's outputs vote round robin).")
 @frames_option
 @click.option("--method", type=click.Choice(list(METHODS)), help="Modulation [default: the model's].")
 @click.option("--count", default=100_000, type=click.IntRange(1), help="Single frames timed.")
 @click.option("--batch", default=8192, type=click.IntRange(1), help="Frames per batch call.")
 @generic_option
-def bench_fused_cmd(model: str | None, frames: int | None, method: str | None, count: int, batch: int,
+def bench_fused_cmd(model: str | None, layers: tuple[int, ...] | None, k: int, input_shape: tuple[int, ...],
+                    classes: int, frames: int | None, method: str | None, count: int, batch: int,
                     generic: bool) -> None:
-    """Fused frame -> scores call: single-frame p50/p99 latency and batch frames/s (one core)."""
+    """Fused frame -> scores call: single-frame p50/p99 latency, batch frames/s and the per-stage split (one core)."""
     from lutrun.bench.fused import bench_fused
 
-    lutnet = model_for(model).with_modulation(frames=frames, method=method)
+    lutnet = model_for(model, layers, k, input_shape=input_shape, classes=classes).with_modulation(
+        frames=frames, method=method)
     emit(bench_fused(lutnet, count=count, batch=batch, specialise=not generic))
 
 

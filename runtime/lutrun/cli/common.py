@@ -34,12 +34,19 @@ def int_list(_ctx: Any, _param: Any, value: str | None) -> tuple[int, ...] | Non
     return items
 
 
-def model_for(path: str | None, layers: tuple[int, ...] | None = None, k: int = 6, seed: int = 0) -> Model:
-    """The model a command works on: --layers builds a random one, else PATH or the default."""
+def model_for(path: str | None, layers: tuple[int, ...] | None = None, k: int = 6, seed: int = 0,
+              input_shape: tuple[int, ...] | None = None, classes: int = 10) -> Model:
+    """The model a command works on: --layers builds a random one (of ``input_shape`` and ``classes``),
+    else PATH or the default."""
     from lutrun.resources import DEFAULT_MODEL, resolve_model
 
     if layers is not None:
-        return random_model(widths=layers, fan_in=k, seed=seed)
+        if path is not None:
+            raise click.UsageError("give a MODEL or --layers, not both")
+        shape = tuple(input_shape) if input_shape else (28, 28, 1)
+        if len(shape) != 3:
+            raise click.BadParameter(f"{','.join(map(str, shape))} is not H,W,C", param_hint="--input")
+        return random_model(shape, widths=layers, fan_in=k, n_classes=classes, seed=seed)  # type: ignore[arg-type]
     if path is None and not DEFAULT_MODEL.exists():
         return random_model(seed=seed)
     return resolve_model(path)

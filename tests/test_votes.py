@@ -1,0 +1,41 @@
+"""The C engine's bit-sliced vote accumulator against the numpy reference's plain sums: narrow and very wide
+last layers (1 to 100,000 outputs per class), any class count, outputs that do not vote, F from 1 to 4,096, and
+frame counts that do not fill a 512-sample block."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lutrun.bits import pack_bits
+from lutrun.engines import create_engine
+from lutrun.model import Modulation, random_model
+from lutrun.votes import class_scores
+
+
+def vote_engine(n_out: int, n_classes: int, frames: int, seed: int, silent: float = 0.0):
+    """A one-layer model whose last layer is ``n_out`` wide; some outputs (``silent`` of them) vote for no class."""
+    model = random_model((2, 2, 1), (n_out,), fan_in=1, n_classes=n_classes, seed=seed,
+                         modulation=Modulation(frames=frames))
+    if silent:
+        rng = np.random.default_rng(seed)
+        model.output_classes[rng.random(n_out) < silent] = -1
+    return create_engine("cpu", model), model
+
+
+@pytest.mark.parametrize("n_out, n_classes, frames, n_frames", [
+    (10, 10, 15, 1), (1000, 10, 15, 37), (1000, 10, 1, 513), (7, 3, 4, 1000), (64, 1, 64, 9), (65, 2, 65, 9),
+    (300, 7, 1000, 3), (40, 4, 4096, 2), (200_000, 2, 1, 100), (8000, 10, 1, 130), (513, 5, 3, 171),
+])
+def test_bitsliced_votes_equal_the_reference(n_out, n_classes, frames, n_frames):
+    for silent in (0.0, 0.3):
+        engine, model = vote_engine(n_out, n_classes, frames, seed=n_out + frames, silent=silent)
+        bits = np.random.default_rng(n_frames).integers(0, 2, (n_frames * frames, n_out), dtype=np.uint8)
+        expected = class_scores(bits, model.output_classes, n_classes, frames)
+        np.testing.assert_array_equal(engine.votes_packed(pack_bits(bits), n_frames), expected)
+
+
+def test_all_ones_reach_the_largest_count_without_wrapping():
+    """100,000 outputs of one class all set: the planes hold the full count (17 bits)."""
+    engine, model = vote_engine(100_000, 1, 3, seed=1)
+    bits = np.ones((3 * 5, 100_000), np.uint8)
+    assert engine.votes_packed(pack_bits(bits), 5).tolist() == [[300_000]] * 5
