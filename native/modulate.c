@@ -224,8 +224,9 @@ static void lr_modulate_patterns(const lr_modulator *m, const uint8_t *pixels,
                                  int64_t n_frames, uint64_t *out, int64_t stride)
 {
 #if defined(__SSE2__)
-    /* Compares cost per sub-frame, patterns per frame: measured, compares win up to F = 3 (docs/performance.md). */
-    if (m->steps && m->frames <= LR_STEPS_MAX_FRAMES) {
+    /* Compares cost per sub-frame, patterns per frame, and a transpose is worth it for a full word of
+     * samples: measured, compares win up to F = 3 from 64 samples on (docs/performance.md). */
+    if (m->steps && m->frames <= LR_STEPS_MAX_FRAMES && n_frames * m->frames >= 64) {
         lr_modulate_steps(m, pixels, n_frames, out, stride);
         return;
     }

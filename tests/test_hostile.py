@@ -137,9 +137,9 @@ def test_every_packed_level_call_checks_its_arrays():
                  lambda: engine.run_packed(words, out=np.zeros((1, 4), np.uint64)),
                  lambda: engine.run_packed(words, out=np.zeros((4, 1000), np.uint64).T),
                  lambda: engine.unpack(words, 4 * 64 + 1), lambda: engine.pack(np.zeros((3, 4), np.float32)),
-                 lambda: engine.votes_packed(np.zeros((1000, 4), np.uint64), 10),
-                 lambda: engine.votes_packed(np.zeros((1000, 4), np.uint64)[:999], 17),
-                 lambda: engine.votes_packed(np.zeros((1000, 4), np.uint64), 18)]  # 18 x F=15 > 256 samples
+                 lambda: engine.votes_packed(np.zeros((399, 4), np.uint64), 10),  # the model has 400 outputs
+                 lambda: engine.votes_packed(np.zeros((400, 4), np.int64), 17),
+                 lambda: engine.votes_packed(np.zeros((400, 4), np.uint64), 18)]  # 18 x F=15 > 256 samples
     for call in bad_calls:
         with pytest.raises(InputShapeError):
             call()
