@@ -7,7 +7,9 @@
  * uint64 modulated[n_inputs x words]; uint64 outputs[last width x words]; int32 scores[n_frames x
  * n_classes]; with words = ceil(n_frames * frames / 64).
  * Built with -DLR_GOLDEN_KERNEL, the model's specialised kernel (linked in) is checked as well.
- * Exit status 0 when every modulated bit, output bit and score matches. */
+ * Exit status 0 when every modulated bit, output bit and score matches.
+ * `golden CASE --classify-only` runs the fused call alone and checks nothing: for counting the
+ * instructions a frame costs under an emulator (docs/boards.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +48,9 @@ static int compare(const char *what, const uint64_t *got, const uint64_t *want, 
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 || !(in = fopen(argv[1], "rb"))) {
-        fprintf(stderr, "usage: golden CASE\n");
+    const int classify_only = argc == 3 && !strcmp(argv[2], "--classify-only");
+    if ((argc != 2 && !classify_only) || !(in = fopen(argv[1], "rb"))) {
+        fprintf(stderr, "usage: golden CASE [--classify-only]\n");
         return 2;
     }
     char magic[4];
@@ -91,6 +94,8 @@ int main(int argc, char **argv)
     uint64_t *mod_rows = calloc((size_t)(n_inputs * words), 8), *out = calloc((size_t)(n_out * words), 8);
     uint64_t *scratch = malloc(8 * (size_t)lr_net_scratch_words(net));
     int32_t *scores = calloc((size_t)(n_frames * n_classes), 4);
+    if (classify_only)
+        return lr_classify(session, pixels, n_frames, 0, scores) != LR_OK;
     int failed = lr_modulate(mod, pixels, n_frames, 0, mod_rows, words) != LR_OK;
     failed |= compare("modulator", mod_rows, want_mod, n_inputs, words, samples);
     failed |= lr_eval(net, want_mod, out, words, 0, words, scratch) != LR_OK;
