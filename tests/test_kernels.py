@@ -114,12 +114,22 @@ def write_case(path: Path, model: lutrun.Model, frames: np.ndarray) -> None:
     path.write_bytes(b"".join(parts))
 
 
+def native_build():
+    """native/build_ffi.py, whose source list is what the package compiles."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lutrun_build_ffi", NATIVE / "build_ffi.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def cross_build(target: str, out: Path, kernel_model: lutrun.Model | None = None) -> Path:
     """A static harness for ``target``: native/ as the package builds it, plus a model's specialised kernel."""
     spec = TARGETS[target]
     cc = require_tool(spec.compilers[0])
     out.parent.mkdir(parents=True, exist_ok=True)
-    sources = [str(NATIVE / f) for f in ("net.c", "pack.c", "votes.c", "modulate.c", "session.c")]
+    sources = [str(NATIVE / f) for f in native_build().SOURCES]
     command = [cc, "-static", "-O2", "-std=gnu11", "-Wall", "-Wno-psabi", *spec.flags, "-I", str(NATIVE), "-I",
                str(CODEGEN), *sources, str(ROOT / "tests" / "native" / "golden.c"), "-o", str(out)]
     if kernel_model is not None:

@@ -136,6 +136,39 @@ def test_reads_are_open_and_changes_need_the_token():
         assert code == 403 and "no API token is configured" in answer["error"]
 
 
+def test_hostile_api_calls_get_one_clear_answer_and_the_stream_goes_on(tmp_path):
+    import aiohttp
+
+    async def ws_status(url: str, query: str) -> int:
+        async with aiohttp.ClientSession() as session:
+            try:
+                async with session.ws_connect(f"{url}/api/ws?{query}"):
+                    return 101
+            except aiohttp.WSServerHandshakeError as exc:
+                return exc.status
+
+    with Server(make_config(**{"http.max_upload_mb": 1})) as server:
+        url = server.url
+        for query in ("results_hz=nan", "results_hz=-1", "preview_fps=inf", "preview_fps=abc"):
+            assert asyncio.run(ws_status(url, query)) == 400, query
+        assert asyncio.run(ws_status(url, "results_hz=1e9&preview_fps=0")) == 101  # lowered to the cap
+        model = lutrun.DEFAULT_MODEL.read_bytes()
+        for body, name, code, reason in [(b"", "x", 400, "empty upload"), (bytes(2 << 20), "x", 413, "exceeds"),
+                                         (model, "a" * 201, 400, "1..200 printable"),
+                                         (model, "bad%0Aname", 400, "1..200 printable")]:
+            answer = call(f"{url}/api/model?name={name}", "POST", body, token=TOKEN)
+            assert answer[0] == code and reason in answer[1]["error"], answer
+        for body in (b"not json", b"[]", b'{"source": 5}', b'{"sources": "builtin"}', b'{"sources": []}',
+                     b'{"source": "camera:99"}', b'{"source": "builtin?rate=-5"}'):
+            code, answer = call(f"{url}/api/source", "POST", body, token=TOKEN, content_type="application/json")
+            assert code == 400 and answer["error"], body
+        status = call(f"{url}/api/status")[1]
+        assert status["sources"][0]["state"] == "streaming" and status["model_swaps"] == 0
+    (tmp_path / "token").write_bytes(b"x" * 10_000)
+    with pytest.raises(ConfigError, match="over 4096 bytes"):
+        ServeConfig.load(overrides={"http.token_file": str(tmp_path / "token")})
+
+
 def zip_bomb(path: Path) -> bytes:
     """A .lutnet whose one member unpacks to 200 MB of zeros (about 200 kB packed)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf, zf.open("layer0_tables.npy", "w") as member:

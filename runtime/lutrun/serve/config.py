@@ -115,13 +115,19 @@ class HttpConfig:
             return False  # a host name: whatever it resolves to may be reachable from outside
 
 
+TOKEN_FILE_BYTES = 4096  # a token file is one short line; more is not a token file
+
+
 def _read_token(path: str) -> str:
     try:
-        token = Path(path).read_text().strip()
+        with open(path, "rb") as file:
+            token = file.read(TOKEN_FILE_BYTES + 1).decode().strip()
     except OSError as exc:
         raise _fail("http.token_file", f"cannot read {path} ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise _fail("http.token_file", f"{path} is not a text file") from None
+    if len(token) > TOKEN_FILE_BYTES:
+        raise _fail("http.token_file", f"{path} is over {TOKEN_FILE_BYTES} bytes: not a token file")
     if not token or len(token.splitlines()) != 1:
         raise _fail("http.token_file", f"{path} must hold the token on one line")
     return token

@@ -34,7 +34,7 @@ class ResultHub(Sink):
 
     def __init__(self, preview_fps: float = 10.0) -> None:
         self.preview_period_ns = int(1e9 / preview_fps)
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()  # the engine thread writes, readers copy under it
         self.frames = 0  # over every pipeline the service has run
         self.version = 0  # bumped per batch: readers compare it to what they last sent
         self.latest: dict[str, Any] | None = None
@@ -67,7 +67,7 @@ class ResultHub(Sink):
                   "class_names": batch.class_names, "label": label if label >= 0 else None, "model": batch.model,
                   "e2e_ms": round(float(e2e[i]) / 1e6, 3), "time": time.time()}
         now = time.monotonic_ns()
-        with self.lock:
+        with self._lock:
             for name, (a, b) in HISTOGRAM_STAGES.items():
                 ns = stamps[:, b] - stamps[:, a]
                 self.bucket_counts[name] += np.bincount(np.searchsorted(self._edges_ns, ns),
@@ -94,9 +94,14 @@ class ResultHub(Sink):
         for listener in self.listeners:
             listener(latest)
 
+    def newest_preview(self) -> tuple[int, np.ndarray | None, tuple[int, int]]:
+        """The newest preview frame: its version, pixels, and (sequence number, predicted class)."""
+        with self._lock:
+            return self.preview_version, self.preview, self.preview_result
+
     def fps(self) -> float:
         """Frames per second over the last ~2 s; 0 once no frame has come for that long."""
-        with self.lock:
+        with self._lock:
             marks, frames = list(self._marks), self.frames
         now = time.monotonic_ns()
         if not marks or now - marks[-1][0] > 9 * RATE_MARK_NS:
@@ -105,7 +110,7 @@ class ResultHub(Sink):
         return (frames - before) / ((now - then) / 1e9) if now > then else 0.0
 
     def recent_e2e_ns(self) -> np.ndarray:
-        with self.lock:
+        with self._lock:
             held = min(self._recent_n, RECENT)
             return self._recent[:held].copy()
 
@@ -117,5 +122,5 @@ class ResultHub(Sink):
 
     def snapshot(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Copies of the cumulative histograms (bucket counts, sums in seconds) for a metrics scrape."""
-        with self.lock:
+        with self._lock:
             return {k: v.copy() for k, v in self.bucket_counts.items()}, dict(self.sums_s)

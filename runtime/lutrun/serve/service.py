@@ -28,6 +28,7 @@ from lutrun.resources import DEFAULT_MODEL
 from lutrun.serve.config import ServeConfig
 from lutrun.serve.hub import ResultHub
 from lutrun.stream import JsonlSink, Pipeline, PipelineOptions, Sink, Source, open_source
+from lutrun.stream.pipeline import check_same_input
 from lutrun.stream.stats import percentiles_ms
 from lutrun.temporal import Temporal
 
@@ -151,10 +152,7 @@ class Service:
         try:
             try:
                 model = load_model(data, max_bytes=self.config.http.max_upload_mb << 20)
-                running = self._engine().model
-                if model.input_shape != running.input_shape:
-                    raise ConfigError(f"the model's input is {'x'.join(map(str, model.input_shape))}; the running "
-                                      f"stream's is {'x'.join(map(str, running.input_shape))}")
+                check_same_input(self._engine().model, model)  # before compiling for nothing
                 started = time.monotonic()
                 engine = self._build(self.engine_kind, model)
             except LutrunError as exc:
@@ -180,9 +178,10 @@ class Service:
             except FutureTimeout:  # no frame came (a camera away): it is installed before the next one
                 installed = False
             self.swaps += 1
-            self.last_swap = {"model": name, "digest": model.digest()[:16], "time": time.time(),
+            digest = model.digest()[:16]
+            self.last_swap = {"model": name, "digest": digest, "time": time.time(),
                               "compile_s": round(compile_s, 3), "installed": installed}
-            log.info("model %s (%s) %s after %.2f s of preparation", name, model.digest()[:16],
+            log.info("model %s (%s) %s after %.2f s of preparation", name, digest,
                      "installed" if installed else "queued for the next frame", compile_s)
             return {"ok": True, **self.last_swap, "engine": engine.describe()}
         finally:
@@ -197,7 +196,9 @@ class Service:
         return engine
 
     def model_digest(self) -> str:
-        return self._engine().model.digest()[:16]
+        """The classifying model's digest (16 hex digits): the pipeline's copy, hashed once per model."""
+        pipeline = self.pipeline
+        return pipeline.model_digest if pipeline is not None else self._engine().model.digest()[:16]
 
     # -- sources and pipelines ----------------------------------------------------
 
@@ -308,7 +309,7 @@ class Service:
 
     def model_info(self) -> dict[str, Any]:
         model = self._engine().model
-        return {"name": self.model_name, "digest": model.digest()[:16], "input_shape": list(model.input_shape),
+        return {"name": self.model_name, "digest": self.model_digest(), "input_shape": list(model.input_shape),
                 "classes": model.class_names, "luts": model.n_luts, "frames": model.modulation.frames}
 
     def health(self) -> dict[str, Any]:
@@ -334,7 +335,4 @@ class Service:
                 "mqtt": self.mqtt.status() if self.mqtt is not None else None}
 
     def preview(self) -> tuple[int, np.ndarray | None, tuple[int, int]]:
-        """The newest preview frame: its version, pixels, and (sequence number, predicted class)."""
-        hub = self.hub
-        with hub.lock:
-            return hub.preview_version, hub.preview, hub.preview_result
+        return self.hub.newest_preview()

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+import math
 import struct
 from importlib import resources
 from typing import Any
@@ -83,8 +84,7 @@ async def metrics_page(request: web.Request) -> web.Response:
 async def _upload(request: web.Request, limit: int) -> tuple[bytes, str]:
     """The .lutnet's bytes and name: the body itself, or the first file of a multipart form."""
     if request.content_type != "multipart/form-data":
-        name = request.query.get("name", "upload.lutnet")
-        return await request.read(), name
+        return await request.read(), _model_name(request.query.get("name", "upload.lutnet"))
     reader = await request.multipart()
     async for part in reader:
         if getattr(part, "filename", None):
@@ -93,8 +93,15 @@ async def _upload(request: web.Request, limit: int) -> tuple[bytes, str]:
                 data += chunk
                 if len(data) > limit:
                     raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
-            return bytes(data), part.filename  # type: ignore[union-attr]
+            return bytes(data), _model_name(part.filename)  # type: ignore[union-attr,arg-type]
     raise ConfigError("the form has no file: send the .lutnet as a file field, or as the request body")
+
+
+def _model_name(name: str) -> str:
+    """The label an upload is shown and logged under: printable, at most 200 characters."""
+    if not name or len(name) > 200 or not name.isprintable():
+        raise ConfigError("the model's name must be 1..200 printable characters")
+    return name
 
 
 async def post_model(request: web.Request) -> web.Response:
@@ -133,11 +140,16 @@ async def post_source(request: web.Request) -> web.Response:
 
 
 def _rate(request: web.Request, key: str, cap: float) -> float:
+    """A client's rate from the query: a finite number >= 0 (0: none), lowered to the config's cap."""
     try:
         value = float(request.query.get(key, cap))
     except ValueError:
-        raise web.HTTPBadRequest(text=f"{key} must be a number") from None
-    return min(max(value, 0.0), cap)
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error": f"{key} must be a number >= 0 (at most "
+                                                  f"{cap:g} is sent), got {request.query.get(key)!r}"}),
+                                 content_type="application/json")
+    return min(value, cap)
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:

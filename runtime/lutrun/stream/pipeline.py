@@ -24,6 +24,7 @@ import numpy as np
 
 from lutrun.engines.base import Engine
 from lutrun.errors import ConfigError, HardwareError, LutrunError, PipelineError
+from lutrun.model import Model
 from lutrun.preprocess import Preprocessor
 from lutrun.stream.handoff import Closed, Handoff, SlotPool
 from lutrun.stream.sinks import Batch, Sink
@@ -57,6 +58,13 @@ class PipelineOptions:
             raise ConfigError("queue and max_batch must be >= 1")
 
 
+def check_same_input(running: Model, new: Model) -> None:
+    """A model may replace a running one only if it reads the same input geometry."""
+    if new.input_shape != running.input_shape:
+        raise ConfigError(f"the model's input is {'x'.join(map(str, new.input_shape))}; the running stream's is "
+                          f"{'x'.join(map(str, running.input_shape))}")
+
+
 class Pipeline:
     """Sources -> preprocess -> engine -> sinks, one capture thread per source and one engine thread.
 
@@ -73,8 +81,7 @@ class Pipeline:
         self.sources = [sources] if isinstance(sources, Source) else list(sources)
         if not self.sources:
             raise ConfigError("a pipeline needs at least one source")
-        if engine.temporal is not None and len(self.sources) > 1:
-            raise ConfigError("temporal mode averages one stream's scores; run one source per engine")
+        self._check_temporal(engine)
         self.engine, self.sinks = engine, list(sinks)
         self.options = options or PipelineOptions()
         opts = self.options
@@ -125,11 +132,8 @@ class Pipeline:
         of the two engines; a stopped or finished pipeline installs it at once.  The class count may
         change; the input geometry may not.
         """
-        if engine.model.input_shape != self.engine.model.input_shape:
-            raise ConfigError(f"the new model's input is {'x'.join(map(str, engine.model.input_shape))}, the stream's "
-                              f"{'x'.join(map(str, self.engine.model.input_shape))}")
-        if engine.temporal is not None and len(self.sources) > 1:
-            raise ConfigError("temporal mode averages one stream's scores; run one source per engine")
+        check_same_input(self.engine.model, engine.model)
+        self._check_temporal(engine)
         replaced: Future[Engine] = Future()
         with self._swap_lock:
             if self._pending is not None:  # a swap not yet installed is superseded: its engine is handed back
@@ -139,6 +143,10 @@ class Pipeline:
         if not engine_thread_live:
             self._install_pending()
         return replaced
+
+    def _check_temporal(self, engine: Engine) -> None:
+        if engine.temporal is not None and len(self.sources) > 1:
+            raise ConfigError("temporal mode averages one stream's scores; run one source per engine")
 
     def _install_pending(self) -> None:
         with self._swap_lock:
