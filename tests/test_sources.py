@@ -147,3 +147,21 @@ def test_an_unreadable_image_is_skipped_and_counted_not_the_end_of_the_stream(tm
     source.open()
     with pytest.raises(DataError, match="none of its 1 image files is a readable 8-bit image"):
         source.read()
+
+
+@pytest.mark.parametrize("kind", ["images", "dataset"])
+def test_class_folders_stream_with_labels_matched_to_the_models_classes(tmp_path, kind):
+    """An image-folder split without a "0" folder: the pipeline's accuracy is right only if labels match by name."""
+    from conftest import digit_folders
+    from lutrun.engines import create_engine
+    from lutrun.resources import resolve_model
+    from lutrun.stream import Pipeline
+
+    labels = digit_folders(tmp_path)
+    spec = f"images:{tmp_path / 'test'}" if kind == "images" else f"dataset:{tmp_path}?split=test"
+    source = open_source(spec)
+    frames = drain(source)
+    assert source.label_names == tuple(str(c) for c in range(1, 10))
+    assert len(frames) == int((labels > 0).sum()) and {label for _, label, _ in frames} == set(range(9))
+    summary = Pipeline(open_source(spec), create_engine("cpu", resolve_model(None))).run()
+    assert summary["frames"] == len(frames) and summary["accuracy"] > 0.95

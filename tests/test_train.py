@@ -77,7 +77,7 @@ def test_export_round_trip_with_binary_tables(rng):
     with torch.no_grad():
         for layer in net.layers:
             layer.table.copy_((torch.rand_like(layer.table) > 0.5).float())
-    model = export(net, cfg, (7, 7, 1), {})
+    model = export(net, cfg, (7, 7, 1), [str(c) for c in range(10)], {})
     bits = rng.integers(0, 2, (500, 49), dtype=np.uint8)
     float_out = (net(torch.from_numpy(bits).float()) > 0.5).numpy().astype(np.uint8)
     np.testing.assert_array_equal(create_engine("cpu", model).run_bits(bits), float_out)
@@ -102,7 +102,7 @@ def test_conv_stage_shares_tables_and_unrolls_exactly(rng):
     with torch.no_grad():
         for layer in net.layers:
             layer.table.copy_((torch.rand_like(layer.table) > 0.5).float())
-    model = export(net, cfg, (8, 8, 1), {})
+    model = export(net, cfg, (8, 8, 1), [str(c) for c in range(10)], {})
     assert [layer.width for layer in model.layers] == [64, 30]
     bits = rng.integers(0, 2, (300, 64), dtype=np.uint8)
     float_out = (net(torch.from_numpy(bits).float()) > 0.5).numpy().astype(np.uint8)
@@ -123,3 +123,79 @@ def test_short_training_run_writes_a_valid_model(mnist_dir, tmp_path):
     assert model.info["seed"] == cfg.seed and model.info["epochs"] == 1
     again = train(cfg, resume=True, quiet=True)  # the checkpoint says the single epoch is done
     assert again["history"] == report["history"]
+
+
+# -- the user's own data ---------------------------------------------------------------------
+
+
+def test_an_image_folder_of_colour_classes_trains_and_runs_bit_exactly(tmp_path):
+    """Twelve colour classes from folders: class names kept, the exported model the same on numpy and C."""
+    from conftest import make_shapes
+    from lutrun.datasets import load_dataset
+    from lutrun.train.loop import train
+
+    root = make_shapes(tmp_path / "shapes", train=40, val=5, test=10, size=16)
+    cfg = TrainConfig(data=str(root), out=str(tmp_path / "s.lutnet"), layers=[300, 120], wiring=["local", "random"],
+                      epochs=2, batch=32, frames=4, train_frames=2, device="cpu")
+    report = train(cfg, quiet=True)
+    model = load_model(tmp_path / "s.lutnet")
+    assert report["classes"] == 12 and report["input_shape"] == [16, 16, 3] and report["device"] == "cpu"
+    assert model.class_names == sorted(p.name for p in (root / "train").iterdir())
+    assert model.input_shape == (16, 16, 3) and model.n_classes == 12
+    assert "validation 60 (its val split), test 120, 12 classes" in model.info["dataset"]
+    assert report["test_accuracy"] > 2 / 12  # learning, on two epochs of a tiny net (chance: 1/12)
+    test = load_dataset(root, "test", input_shape=model.input_shape)
+    numpy_scores = create_engine("numpy", model).classify(test.images, frame0=0)
+    np.testing.assert_array_equal(create_engine("cpu", model).classify(test.images, frame0=0), numpy_scores)
+
+
+def test_npz_and_idx_datasets_of_more_than_ten_classes_train(tmp_path, rng):
+    from conftest import write_idx
+    from lutrun.train.loop import train
+
+    images = rng.integers(0, 40, (390, 8, 8), dtype=np.uint8)
+    labels = np.arange(390) % 13
+    images[np.arange(390), labels // 8, labels % 8] = 255  # the class is where the bright pixel is
+    names = np.array([f"spot-{c}" for c in range(13)])
+    np.savez(tmp_path / "spots.npz", x=images[:300], y=labels[:300], x_test=images[300:], y_test=labels[300:],
+             class_names=names)
+    write_idx(tmp_path / "idx", "train", images[:300], labels[:300])
+    write_idx(tmp_path / "idx", "t10k", images[300:], labels[300:])
+    for data, expected_names in ((tmp_path / "spots.npz", list(names)), (tmp_path / "idx", [str(c) for c in range(13)])):
+        cfg = TrainConfig(data=str(data), out=str(tmp_path / "m.lutnet"), layers=[130, 130], wiring=["random"], fan_in=4,
+                          epochs=8, batch=16, frames=2, train_frames=1, shift=0, lr=0.05)
+        report = train(cfg, quiet=True)
+        model = load_model(tmp_path / "m.lutnet")
+        assert model.class_names == expected_names and model.input_shape == (8, 8, 1)
+        assert report["test_accuracy"] > 0.5, report
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--layers", "100,50"], "the last layer's 50 LUTs do not split evenly over 12 classes: make it a multiple of 12, "
+                             "e.g. 48 or 60"),
+    (["--input-shape", "16,16,2"], "input_shape is H,W,C with C 1 (grey) or 3 (colour)"),
+    (["--device", "tpu"], "device must be one of auto, cpu, cuda"),
+    (["--data", "MISSING"], "missing: dataset not found"),
+    (["--data", "ONECLASS"], "the training split holds a single class"),
+])
+def test_training_mistakes_get_one_line(tmp_path, args, message):
+    from conftest import make_shapes, run_cli
+
+    root = make_shapes(tmp_path / "shapes", train=3, val=0, test=0, size=8)
+    one = tmp_path / "one"
+    np.savez(one.with_suffix(".npz"), x=np.zeros((5, 4, 4), np.uint8), y=np.zeros(5, np.int64))
+    args = [a.replace("MISSING", str(tmp_path / "missing")).replace("ONECLASS", str(one.with_suffix(".npz")))
+            for a in args]
+    answer = run_cli("train", "--data", str(root), "--out", str(tmp_path / "x.lutnet"), "--epochs", "1", *args)
+    assert answer.returncode != 0 and message in answer.stderr, answer.stderr
+    assert "Traceback" not in answer.stderr and len(answer.stderr.strip().splitlines()) <= 3
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_asking_for_cuda_without_a_gpu_says_so(tmp_path):
+    from conftest import make_shapes, run_cli
+
+    root = make_shapes(tmp_path / "shapes", train=3, val=0, test=0, size=8)
+    answer = run_cli("train", "--data", str(root), "--out", str(tmp_path / "x.lutnet"), "--device", "cuda",
+                     "--layers", "24")
+    assert answer.returncode != 0 and "--device cuda: this PyTorch" in answer.stderr and "sees no CUDA GPU" in answer.stderr

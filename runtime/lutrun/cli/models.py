@@ -34,8 +34,8 @@ def _methods(_ctx: Any, _param: Any, value: str | None) -> list[str] | None:
 
 @click.command("eval")
 @model_input
-@click.option("--data", required=True, help="Directory with the idx files.")
-@click.option("--split", default="test", type=click.Choice(["test", "train"]))
+@click.option("--data", required=True, help="Dataset: idx directory, image-folder tree (DIR/<split>/<class>/...) or .npz.")
+@click.option("--split", default="test", type=click.Choice(["test", "val", "train"]))
 @engine_option
 @overlay_option
 @click.option("--limit", type=click.IntRange(1), help="Only the first N images.")
@@ -54,13 +54,13 @@ def eval_cmd(model: str | None, data: str, split: str, engine_name: str, overlay
     With --frames (and --method), instead print accuracy against F for each method.  With --temporal,
     accuracy per camera frame while each image is held still for --hold frames.
     """
-    from lutrun.datasets import load_idx_dataset
+    from lutrun.datasets import load_dataset
     from lutrun.engines import create_engine
     from lutrun.evaluate import evaluate
     from lutrun.resources import resolve_model
 
     lutnet = resolve_model(model)
-    images = load_idx_dataset(data, split, limit)
+    images = load_dataset(data, split, limit, lutnet.input_shape).relabelled(lutnet.class_names)
     if frame_list or methods or plot:
         from lutrun.study import accuracy_vs_frames, plot_study
 
@@ -95,10 +95,14 @@ def _train_option(name: str, help: str, type: Any = None, **extra: Any) -> Any:
 @click.command()
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="TOML file of settings; its keys are these flags' names (docs/training.md). Flags override it.")
-@_train_option("data", "Directory with the idx files (train-images-idx3-ubyte.gz, ...).")
+@_train_option("data", "Dataset: a directory of idx files, an image-folder tree (DIR/train/<class>/*.png, optional "
+               "DIR/val, DIR/test) or an .npz with x and y (docs/training.md).")
 @_train_option("out", "Where to write the .lutnet (OUT.ckpt beside it holds the checkpoint).", type=OutputFile())
-@_train_option("layers", "LUT layer widths.", callback=int_list)
-@_train_option("wiring", "Per layer: random or local (comma-separated; one value applies to all).")
+@_train_option("input-shape", "Model input H,W,C (C 1 grey, 3 colour); images are resized and converted to it "
+               "[default: the images' own, which must then all match].", callback=int_list)
+@_train_option("layers", "LUT layer widths; the last a multiple of the class count.", callback=int_list)
+@_train_option("wiring", "Per layer: random or local (comma-separated; one value applies to all) "
+               "[default: local for the first layer, random above].")
 @_train_option("window", "Receptive window of local first-layer LUTs.", type=click.IntRange(1))
 @_train_option("conv", "Convolution-like LUT stages before --layers, each CHANNELSxKERNEL[sSTRIDE], e.g. 16x5s2,32x3s2 "
                "(tables shared per channel while training, unrolled in the model).")
@@ -117,10 +121,11 @@ def _train_option(name: str, help: str, type: Any = None, **extra: Any) -> Any:
 @_train_option("validation", "Hold out the first N training images for validation.", type=click.IntRange(0))
 @_train_option("checkpoint", "Checkpoint path [default: OUT.ckpt].", type=OutputFile())
 @_train_option("name", "Model name stored in meta.")
+@_train_option("device", "Where PyTorch trains: auto (CUDA if present), cpu, cuda or cuda:N; the model is the same.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(config_path: str | None, **flags: Any) -> None:
-    """Train a LUT-network on an idx dataset and export it (needs lutrun[train]).
+    """Train a LUT-network on a labelled image set and export it (needs lutrun[train]).
 
     With no settings beyond --data and --out this is the shipped model's recipe (docs/models.md).
     """
@@ -129,8 +134,9 @@ def train(config_path: str | None, **flags: Any) -> None:
     for key in ("wiring", "conv"):
         if given.get(key) is not None:
             given[key] = given[key].split(",")
-    if given.get("layers") is not None:
-        given["layers"] = list(given["layers"])
+    for key in ("layers", "input_shape"):
+        if given.get(key) is not None:
+            given[key] = list(given[key])
     cfg = TrainConfig.load(config_path, **given)
     if not cfg.data:
         raise ConfigError("no dataset: give --data DIR (or data = ... in the config)")

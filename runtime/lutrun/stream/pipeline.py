@@ -117,6 +117,7 @@ class Pipeline:
         self._swap_lock = threading.Lock()
         self._pending: tuple[Engine, Future[Engine]] | None = None
         self._engine_live = False  # the engine thread installs swaps while this holds
+        self._label_maps: dict[int, tuple[list[str], tuple[str, ...], np.ndarray]] = {}
 
     # -- control ----------------------------------------------------------------
 
@@ -143,6 +144,20 @@ class Pipeline:
         if not engine_thread_live:
             self._install_pending()
         return replaced
+
+    def _label(self, index: int, label: int) -> int:
+        """A source's label as the running model's class index, matched by name; a class the model
+        lacks is unknown (-1) rather than counted as a miss."""
+        names = self.sources[index].label_names
+        if names is None or label < 0:
+            return label
+        classes = self.engine.model.class_names
+        cached = self._label_maps.get(index)
+        if cached is None or cached[0] is not classes or cached[1] is not names:
+            index_of = {name: c for c, name in enumerate(classes)}
+            cached = (classes, names, np.array([index_of.get(name, -1) for name in names], np.int64))
+            self._label_maps[index] = cached
+        return int(cached[2][label]) if label < len(cached[2]) else -1
 
     def _check_temporal(self, engine: Engine) -> None:
         if engine.temporal is not None and len(self.sources) > 1:
@@ -257,7 +272,7 @@ class Pipeline:
                     self._keep(slot, frame.image)
                 stamps = self.stamps[slot]
                 stamps[ARRIVAL], stamps[CAPTURED], stamps[PREPROCESSED] = frame.arrival_ns, captured, time.monotonic_ns()
-                self.seq[slot], self.stream[slot], self.labels[slot] = seq, index, frame.label
+                self.seq[slot], self.stream[slot], self.labels[slot] = seq, index, self._label(index, frame.label)
                 seq += 1
                 evicted = self._to_engine.put(slot)
                 if evicted is not None:

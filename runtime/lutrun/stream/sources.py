@@ -20,12 +20,12 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 
-from lutrun.datasets import load_idx_dataset
+from lutrun.datasets import IMAGE_SUFFIXES, load_dataset, read_image
+from lutrun.datasets.folder import class_dirs, image_files
 from lutrun.errors import ConfigError, DataError, HardwareError
 from lutrun.opencv import cv2
 
 NO_LABEL = -1
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
 
 
 @dataclass
@@ -71,6 +71,8 @@ class Source(ABC):
 
     live = False
     spec = ""
+    # The names its labels index, matched to the model's classes by the pipeline; None: labels are class indices.
+    label_names: tuple[str, ...] | None = None
 
     def open(self) -> None:
         """Acquire the device or files (called again to reconnect a live source)."""
@@ -157,7 +159,8 @@ class _Replay(Source):
 
 
 class DatasetSource(_Replay):
-    """Labelled idx images replayed as a stream, optionally with random shifts and noise so it looks like a camera."""
+    """A labelled dataset (idx, image folder or .npz: lutrun.datasets) replayed as a stream, optionally with
+    random shifts and noise so it looks like a camera."""
 
     def __init__(self, path: str, split: str = "test", limit: int | None = None, shift: int = 0, noise: float = 0.0,
                  hold: int = 1, **replay: Any) -> None:
@@ -174,10 +177,11 @@ class DatasetSource(_Replay):
 
     def open(self) -> None:
         if self._data is None:
-            data = load_idx_dataset(self.path, self.split, self.limit)
+            data = load_dataset(self.path, self.split, self.limit)
             if len(data.labels) == 0:
                 raise DataError(f"{self.path}: the {self.split} split is empty")
             self._data = (data.images, data.labels)
+            self.label_names = data.class_names or None
             self._work = np.empty(data.images.shape[1:], np.int16)
             self._frame = np.empty(data.images.shape[1:], np.uint8)
         self._index = 0
@@ -251,13 +255,18 @@ class VideoSource(_Replay):
 
 
 class ImagesSource(_Replay):
-    """Image files of a directory in name order; a name starting ``<digits>_`` gives the label."""
+    """Image files of a directory in name order; a name starting ``<digits>_`` gives the label.
+
+    A directory of class folders (``DIR/<class>/<image>``, a split of an image-folder dataset) is
+    played folder by folder, each image labelled with its folder's name.
+    """
 
     def __init__(self, path: str, **replay: Any) -> None:
         super().__init__(**replay)
         self.path = path
         self.spec = f"images:{path}"
         self._files: list[Path] = []
+        self._labels: list[int] = []
         self._errors: list[str] = []
         self._misses = 0  # unreadable files in a row: a whole pass of them ends the stream
 
@@ -265,25 +274,35 @@ class ImagesSource(_Replay):
         directory = Path(self.path)
         if not directory.is_dir():
             raise DataError(f"{self.path}: image directory not found")
-        self._files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self._files, self._labels, self.label_names = image_files(directory), [], None
         if not self._files:
-            raise DataError(f"{self.path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+            classes = [folder for folder in class_dirs(directory) if image_files(folder)]
+            for label, folder in enumerate(classes):
+                files = image_files(folder)
+                self._files += files
+                self._labels += [label] * len(files)
+            self.label_names = tuple(folder.name for folder in classes) if classes else None
+        if not self._files:
+            raise DataError(f"{self.path}: no image files ({', '.join(IMAGE_SUFFIXES)}), nor class folders holding some")
         self._index = 0
 
     def read(self) -> SourceFrame | None:
         """The next readable image; unreadable files are skipped and reported (``take_errors``)."""
         n = len(self._files)
         while not (self.loop and self._index >= n * self.loop):
-            path = self._files[self._index % n]
+            i = self._index % n
+            path = self._files[i]
             self._index += 1
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if image is None or image.dtype != np.uint8:
+            image = read_image(path)
+            if image is None:
                 self._errors.append(f"{path}: not a readable 8-bit image; skipped")
                 self._misses += 1
                 if self._misses >= n:
                     raise DataError(f"{self.path}: none of its {n} image files is a readable 8-bit image")
                 continue
             self._misses = 0
+            if self._labels:
+                return SourceFrame(image, self._labels[i], self.pacer.wait())
             match = re.match(r"(\d+)_", path.name)
             return SourceFrame(image, int(match.group(1)) if match else NO_LABEL, self.pacer.wait())
         return None

@@ -12,8 +12,9 @@ from lutrun.tomlfile import read_toml
 from lutrun.train.wiring import parse_conv
 
 WIRINGS = ("random", "local")
+DEVICES = ("auto", "cpu", "cuda")
 # Keys that steer a run rather than the model: accepted in a config file, kept out of the model's provenance.
-RUN_KEYS = ("resume", "quiet")
+RUN_KEYS = ("resume", "quiet", "device")
 
 
 @dataclass
@@ -25,9 +26,10 @@ class TrainConfig:
 
     data: str = ""
     out: str = "model.lutnet"
+    input_shape: list[int] = field(default_factory=list)
     layers: list[int] = field(default_factory=lambda: [2000, 800, 400])
     fan_in: int = 6
-    wiring: list[str] = field(default_factory=lambda: ["local", "random", "random"])
+    wiring: list[str] = field(default_factory=list)  # empty: local for the first layer, random above
     window: int = 7
     conv: list[str] = field(default_factory=list)
     shift: int = 1
@@ -43,12 +45,19 @@ class TrainConfig:
     validation: int = 5000
     checkpoint: str = ""
     name: str = "lutnet"
+    device: str = "auto"
     resume: bool = False
     quiet: bool = False
 
     def __post_init__(self) -> None:
+        if self.input_shape and (len(self.input_shape) != 3 or min(self.input_shape) < 1 or self.input_shape[2] not in (1, 3)):
+            raise ConfigError(f"input_shape is H,W,C with C 1 (grey) or 3 (colour), got {self.input_shape}")
+        if self.device.partition(":")[0] not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}")
         if not self.layers or min(self.layers) < 1:
             raise ConfigError("layers must be positive widths")
+        if not self.wiring:
+            self.wiring = ["local"] + ["random"] * (len(self.layers) - 1)
         if len(self.wiring) == 1:
             self.wiring = self.wiring * len(self.layers)
         if len(self.wiring) != len(self.layers) or any(w not in WIRINGS for w in self.wiring):

@@ -9,6 +9,7 @@ import datetime
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lutrun.datasets import load_idx_dataset
+from lutrun.datasets import LabelledImages, dataset_splits, load_dataset
 from lutrun.engines import create_engine
+from lutrun.errors import BackendUnavailableError, ConfigError, DataError
 from lutrun.evaluate import evaluate
 from lutrun.model import Layer, Model, Modulation, round_robin_classes
 from lutrun.modelfile import save_model
@@ -26,7 +28,71 @@ from lutrun.train.config import TrainConfig
 from lutrun.train.lut import LutNet
 from lutrun.train.wiring import conv_wiring, local_image_wiring, local_wiring, parse_conv, random_wiring
 
-N_CLASSES = 10
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: the first CUDA GPU if PyTorch sees one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"--device {name}: this PyTorch ({torch.__version__}) sees no CUDA GPU; "
+                                      "use --device cpu (or auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"--device {name}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: LabelledImages
+    val: LabelledImages | None
+    test: LabelledImages | None
+    held_out: bool  # val is the first training images, not the dataset's own split
+
+    def class_names(self) -> list[str]:
+        """The training split's names, or "0".."n-1" when its labels name nothing (idx files, a bare .npz)."""
+        if self.train.class_names:
+            return list(self.train.class_names)
+        top = max(int(s.labels.max()) for s in (self.train, self.val, self.test) if s is not None and len(s.labels))
+        return [str(c) for c in range(top + 1)]
+
+    def describe(self, data: str) -> str:
+        def n(split: LabelledImages | None) -> int:
+            return len(split.labels) if split is not None else 0
+        origin = " (held out of train)" if self.held_out else " (its val split)" if self.val is not None else ""
+        return (f"{Path(data).name}: train {n(self.train)}, validation {n(self.val)}{origin}, test {n(self.test)}, "
+                f"{len(self.class_names())} classes")
+
+
+def load_splits(cfg: TrainConfig) -> Splits:
+    """Training, validation and test images: the dataset's val split if it has one, else the first
+    ``cfg.validation`` training images (at most a tenth) held out; test only if present."""
+    present = dataset_splits(cfg.data)
+    if "train" not in present:
+        raise DataError(f"{cfg.data}: no training split (found: {', '.join(present) or 'none'})")
+    train = load_dataset(cfg.data, "train", cfg.limit, tuple(cfg.input_shape) or None)  # type: ignore[arg-type]
+    shape = tuple(int(d) for d in train.images.shape[1:])
+    if len(np.unique(train.labels)) < 2:
+        raise DataError(f"{cfg.data}: the training split holds a single class; a classifier needs at least two")
+    test = load_dataset(cfg.data, "test", None, shape) if "test" in present else None  # type: ignore[arg-type]
+    if "val" in present:
+        return Splits(train, load_dataset(cfg.data, "val", None, shape), test, False)  # type: ignore[arg-type]
+    n_val = min(cfg.validation, len(train.labels) // 10)
+    if not n_val:
+        return Splits(train, None, test, False)
+    held = LabelledImages(train.images[:n_val], train.labels[:n_val], train.source, train.class_names)
+    kept = LabelledImages(train.images[n_val:], train.labels[n_val:], train.source, train.class_names)
+    return Splits(kept, held, test, True)
+
+
+def check_output_width(cfg: TrainConfig, n_classes: int) -> None:
+    """Output o votes for class o mod n_classes: every class gets the same number of votes."""
+    width = cfg.layers[-1]
+    if width % n_classes:
+        lower, upper = width - width % n_classes, width - width % n_classes + n_classes
+        raise ConfigError(f"the last layer's {width} LUTs do not split evenly over {n_classes} classes: "
+                          f"make it a multiple of {n_classes}, e.g. {max(lower, n_classes)} or {upper} (--layers)")
 
 
 def build_wirings(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[tuple[np.ndarray, np.ndarray | None]]:
@@ -58,30 +124,34 @@ def shifted(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.
     return out
 
 
-def export(net: LutNet, cfg: TrainConfig, input_shape: tuple[int, int, int], info: dict[str, Any]) -> Model:
+def export(net: LutNet, cfg: TrainConfig, input_shape: tuple[int, int, int], class_names: list[str],
+           info: dict[str, Any]) -> Model:
     layers = [Layer(layer.inputs.cpu().numpy().astype(np.int32), layer.export_tables()) for layer in net.layers]
-    classes = round_robin_classes(layers[-1].width, N_CLASSES)
+    classes = round_robin_classes(layers[-1].width, len(class_names))
     modulation = Modulation(cfg.method, cfg.frames, cfg.seed % 2**32, (0, 255))
-    return Model(input_shape, layers, classes, [str(c) for c in range(N_CLASSES)], modulation, info)
+    return Model(input_shape, layers, classes, list(class_names), modulation, info)
 
 
 def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Train, export ``cfg.out`` and return the run's report (accuracies measured with the C engine)."""
     started = time.time()
+    device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    train_set = load_idx_dataset(cfg.data, "train", cfg.limit)
-    n_val = min(cfg.validation, len(train_set.labels) // 10)
-    images, labels = train_set.images[n_val:], train_set.labels[n_val:]
-    val_images, val_labels = train_set.images[:n_val], train_set.labels[:n_val]
-    input_shape = tuple(int(d) for d in images.shape[1:])
+    splits = load_splits(cfg)
+    train_set, val_set, test_set = splits.train, splits.val, splits.test
+    class_names = splits.class_names()
+    n_classes = len(class_names)
+    check_output_width(cfg, n_classes)
+    images, labels = train_set.images, train_set.labels
+    input_shape = (int(images.shape[1]), int(images.shape[2]), int(images.shape[3]))
     frames_flat = images.reshape(len(images), -1)
     modulation = Modulation(cfg.method, cfg.frames, cfg.seed % 2**32, (0, 255))
 
-    net = LutNet(build_wirings(cfg, input_shape), cfg.seed)
-    classes = torch.from_numpy(round_robin_classes(net.layers[-1].table.shape[0], N_CLASSES)).long()
-    group = torch.nn.functional.one_hot(classes, N_CLASSES).float()
-    group /= group.sum(0, keepdim=True)
+    net = LutNet(build_wirings(cfg, input_shape), cfg.seed).to(device)
+    classes = torch.from_numpy(round_robin_classes(cfg.layers[-1], n_classes)).long()
+    group = torch.nn.functional.one_hot(classes, n_classes).float()
+    group = (group / group.sum(0, keepdim=True)).to(device)
     steps_per_epoch = max(1, len(images) // cfg.batch)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.epochs * steps_per_epoch)
@@ -89,7 +159,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
     history: list[dict[str, Any]] = []
     first_epoch = 0
     if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
@@ -106,9 +176,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
             batch = shifted(images[idx], rng, cfg.shift).reshape(len(idx), -1) if cfg.shift else frames_flat[idx]
             bits = modulate(batch, modulation, frame0=int(rng.integers(0, 2**31)))
             bits = bits.reshape(len(idx), cfg.frames, -1)[:, subframes].reshape(len(idx) * cfg.train_frames, -1)
-            y = net(torch.from_numpy(bits).float())
+            y = net(torch.from_numpy(bits).to(device, torch.float32))
             logits = (y.view(len(idx), cfg.train_frames, -1).mean(1) @ group) / cfg.temperature
-            target = torch.from_numpy(labels[idx])
+            target = torch.from_numpy(labels[idx]).to(device)
             loss = torch.nn.functional.cross_entropy(logits, target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -119,8 +189,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
             total_correct += int((logits.argmax(1) == target).sum())
             seen += len(idx)
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
-        model = export(net, cfg, input_shape, {})
-        val = evaluate(create_engine("cpu", model), val_images, val_labels)["accuracy"] if n_val else None
+        model = export(net, cfg, input_shape, class_names, {})
+        val = evaluate(create_engine("cpu", model), val_set.images, val_set.labels)["accuracy"] if val_set else None
         history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_acc": total_correct / seen,
                         "val_acc_exported": val, "seconds": time.time() - started})
         if not quiet:
@@ -129,10 +199,10 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
                     "rng": rng.bit_generator.state, "epoch": epoch + 1, "history": history, "config": cfg.to_json()},
                    checkpoint)
 
-    test_set = load_idx_dataset(cfg.data, "test")
     info = {
         "name": cfg.name,
-        "dataset": f"MNIST idx ({Path(cfg.data).name}): train {len(labels)}, validation {n_val}",
+        "dataset": splits.describe(cfg.data),
+        "device": str(device),
         "command": shlex.join(sys.argv) if sys.argv else "",
         "seed": cfg.seed,
         "epochs": cfg.epochs,
@@ -141,10 +211,10 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "history": history,
     }
-    model = export(net, cfg, input_shape, info)
-    result = evaluate(create_engine("cpu", model), test_set.images, test_set.labels)
-    model.info["accuracy"] = {"test": result["accuracy"], "engine": "cpu", "frames": cfg.frames,
+    model = export(net, cfg, input_shape, class_names, info)
+    test = evaluate(create_engine("cpu", model), test_set.images, test_set.labels)["accuracy"] if test_set else None
+    model.info["accuracy"] = {"test": test, "engine": "cpu", "frames": cfg.frames,
                               "validation": history[-1]["val_acc_exported"] if history else None}
     save_model(model, cfg.out)
-    return {"out": cfg.out, "luts": model.n_luts, "test_accuracy": result["accuracy"],
-            "train_seconds": info["train_seconds"], "history": history}
+    return {"out": cfg.out, "luts": model.n_luts, "classes": n_classes, "input_shape": list(input_shape),
+            "device": str(device), "test_accuracy": test, "train_seconds": info["train_seconds"], "history": history}

@@ -1,4 +1,4 @@
-"""Reading labelled image sets in the standard idx format (MNIST and friends).
+"""Labelled image sets in the standard idx format (MNIST and friends).
 
 Files may be gzip-compressed.  Every defect (missing file, bad magic, wrong
 size, mismatched counts, negative labels) raises DataError naming the file.
@@ -12,24 +12,16 @@ import io
 import os
 import struct
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lutrun.datasets.labelled import LabelledImages, check_labels
 from lutrun.errors import DataError
 from lutrun.limits import DATASET_BYTES, limit
 
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 SPLITS = {"train": "train", "test": "t10k"}
-
-
-
-@dataclass(frozen=True)
-class LabelledImages:
-    images: np.ndarray  # uint8 [N, H, W, C]
-    labels: np.ndarray  # int64 [N]
-    source: str
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -78,11 +70,18 @@ def _read_into(f: io.BufferedIOBase, buffer: np.ndarray) -> int:
     return got
 
 
-def _find(directory: Path, stem: str) -> Path:
+def _exists(directory: Path, stem: str) -> Path | None:
     for name in (f"{stem}.gz", stem, f"{stem.replace('-idx', '.idx')}.gz", stem.replace("-idx", ".idx")):
         if (directory / name).exists():
             return directory / name
-    raise DataError(f"{directory}: no {stem}[.gz] here (expected the standard idx files)")
+    return None
+
+
+def _find(directory: Path, stem: str) -> Path:
+    found = _exists(directory, stem)
+    if found is None:
+        raise DataError(f"{directory}: no {stem}[.gz] here (expected the standard idx files)")
+    return found
 
 
 def load_idx_dataset(directory: str | os.PathLike, split: str = "test", limit: int | None = None) -> LabelledImages:
@@ -103,13 +102,7 @@ def load_idx_dataset(directory: str | os.PathLike, split: str = "test", limit: i
     return LabelledImages(images[..., None].copy(), labels.astype(np.int64), f"{directory}:{split}")
 
 
-def check_labels(labels: np.ndarray, n_classes: int | None, where: str) -> None:
-    """Labels are class indices: integers in 0..n_classes-1; DataError names the first that is not."""
-    labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        raise DataError(f"{where}: labels must be integers, got {labels.dtype}")
-    bad = (labels < 0) if n_classes is None else (labels < 0) | (labels >= n_classes)
-    if bad.any():
-        i = int(np.argmax(bad))
-        span = "non-negative" if n_classes is None else f"in 0..{n_classes - 1} (the model's classes)"
-        raise DataError(f"{where}: label {int(labels[i])} at index {i} is not {span}")
+def idx_splits(directory: Path) -> tuple[str, ...]:
+    """The splits whose idx image files ``directory`` holds."""
+    return tuple(split for split, prefix in SPLITS.items() if _exists(directory, f"{prefix}-images-idx3-ubyte"))
+
