@@ -44,7 +44,7 @@ test-boards:
 
 # The Python API reference, from the docstrings (pdoc).
 api: $(VENV)/.installed
-	$(VENV)/bin/pdoc -o build/api lutrun lutrun.stream lutrun.engines lutrun.rtl lutrun.temporal lutrun.serve
+	$(VENV)/bin/pdoc -o build/api lutrun lutrun.stream lutrun.engines lutrun.rtl lutrun.temporal lutrun.serve lutrun.datasets
 
 clean:
 	rm -rf $(VENV) $(VENV_NP1) build runtime/lutrun/_native*.so runtime/lutrun/_native.c

@@ -21,7 +21,7 @@ from conftest import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PUBLIC_MODULES = ["lutrun", "lutrun.modelfile", "lutrun.model", "lutrun.engines", "lutrun.engines.base",
-                  "lutrun.temporal", "lutrun.rtl.design", "lutrun.stream.pipeline", "lutrun.serve.config",
+                  "lutrun.temporal", "lutrun.datasets", "lutrun.rtl.design", "lutrun.stream.pipeline", "lutrun.serve.config",
                   "lutrun.serve.app"]
 
 
@@ -96,7 +96,7 @@ def test_every_documented_command_names_real_options(where, args):
                     reason="pdoc is not installed")
 def test_api_reference_builds_without_warnings(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pdoc", "-o", str(tmp_path), "lutrun", "lutrun.stream",
-                             "lutrun.engines", "lutrun.rtl", "lutrun.temporal", "lutrun.serve"], capture_output=True, text=True)
+                             "lutrun.engines", "lutrun.rtl", "lutrun.temporal", "lutrun.serve", "lutrun.datasets"], capture_output=True, text=True)
     assert result.returncode == 0 and "Warn" not in result.stderr, result.stderr
     page = (tmp_path / "lutrun.html").read_text()
     assert "create_engine" in page and "load_model" in page and "export_rtl" in page

@@ -48,6 +48,13 @@ def load_dataset(path: str | os.PathLike, split: str = "test", limit: int | None
     """One split of the dataset at ``path``, at most ``limit`` images, resized to ``input_shape`` if given.
 
     Without ``input_shape`` an image folder's images must all share one size and colour.
+
+    >>> from lutrun.resources import DATA
+    >>> digits = load_dataset(DATA / "sample", "test", limit=3)
+    >>> digits.images.shape, digits.labels.tolist()
+    ((3, 28, 28, 1), [7, 0, 9])
+    >>> load_dataset(DATA / "sample", "test", limit=3, input_shape=(14, 14, 3)).images.shape
+    (3, 14, 14, 3)
     """
     path = Path(path)
     kind = _kind(path)
