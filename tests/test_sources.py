@@ -99,7 +99,7 @@ def test_missing_camera_is_a_clear_error_not_a_hang():
     ("builtin?speed=2", ConfigError, "unknown option 'speed'"),
     ("builtin?rate=fast", ConfigError, "rate='fast' is not a number"),
     ("builtin?rate=-5", ConfigError, "rate='-5' must be a finite number in 0..1e"),
-    ("camera:0?fourcc=H264", ConfigError, "fourcc"),
+    ("camera:0?fourcc=H264", ConfigError, "camera format must be one of MJPG, YUYV"),
     # every numeric option finite and in range, named in the error (issue: hardening)
     ("builtin?seed=-1", ConfigError, "seed='-1' must be"),
     ("builtin?noise=nan", ConfigError, "noise='nan' must be a finite number"),

@@ -11,6 +11,10 @@ from lutrun.errors import ConfigError, InputShapeError
 from lutrun.opencv import cv2
 
 CROPS = ("center", "none")
+# Halve with OpenCV's exact 2x2 area path while at least this many pixels per output pixel remain; the final
+# fractional area resize then reads a quarter of the pixels.  Within +-1 grey level of one area resize from
+# the full crop on camera frames (tests/test_decode.py; docs/streaming.md).
+HALVE_WHILE = 16
 # (frame channels, model channels) -> OpenCV conversion (looked up when used: cv2 loads lazily)
 _CONVERSIONS = {(3, 1): "COLOR_BGR2GRAY", (4, 1): "COLOR_BGRA2GRAY", (1, 3): "COLOR_GRAY2BGR", (4, 3): "COLOR_BGRA2BGR"}
 
@@ -27,6 +31,9 @@ class Preprocessor:
         self.shape, self.crop, self.invert, self.normalize = tuple(input_shape), crop, invert, normalize
         h, w, c = self.shape
         self._resized = np.empty((h, w) if c == 1 else (h, w, 3), np.uint8)
+        self._halves: dict[tuple[int, ...], np.ndarray] = {}  # buffers of the 2x2 reductions, by shape
+        # A 256-entry grey-level map applied after the resize (the source's: video-range luma), or None.
+        self.levels: np.ndarray | None = None
 
     def _colour(self, frame: np.ndarray) -> np.ndarray:
         """Frame (gray frames are 2-d here) with the model's channel count."""
@@ -46,6 +53,18 @@ class Preprocessor:
         cw = fh * w // h
         return frame[:, (fw - cw) // 2:(fw - cw) // 2 + cw]
 
+    def _halved(self, image: np.ndarray) -> np.ndarray:
+        """``image`` reduced by 2x2 means while at least HALVE_WHILE pixels per output pixel remain each way."""
+        h, w, _ = self.shape
+        while image.shape[0] >= HALVE_WHILE * h and image.shape[1] >= HALVE_WHILE * w:
+            shape = (image.shape[0] // 2, image.shape[1] // 2, *image.shape[2:])
+            half = self._halves.get(shape)
+            if half is None:
+                half = self._halves[shape] = np.empty(shape, np.uint8)
+            cv2.resize(image[:shape[0] * 2, :shape[1] * 2], (shape[1], shape[0]), dst=half, interpolation=cv2.INTER_AREA)
+            image = half
+        return image
+
     def __call__(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """One frame -> uint8 [H, W, C] (into ``out`` if given)."""
         frame = np.asarray(frame)
@@ -56,14 +75,17 @@ class Preprocessor:
         if min(frame.shape[:2]) < 1:
             raise InputShapeError(f"empty frame {frame.shape}")
         h, w, _ = self.shape
-        if out is not None and frame.shape == self._resized.shape and not (self.normalize or self.invert):
+        if out is not None and frame.shape == self._resized.shape and not (self.normalize or self.invert) \
+                and self.levels is None:
             np.copyto(out, frame.reshape(self.shape))  # already the model's input: one copy, nothing else
             return out
-        image = self._cropped(self._colour(frame))
+        image = self._colour(self._cropped(frame))  # crop first: convert only the pixels kept
         if image.shape[:2] == (h, w):
             np.copyto(self._resized, image.reshape(self._resized.shape))
         else:
-            cv2.resize(image, (w, h), dst=self._resized, interpolation=cv2.INTER_AREA)
+            cv2.resize(self._halved(image), (w, h), dst=self._resized, interpolation=cv2.INTER_AREA)
+        if self.levels is not None:
+            cv2.LUT(self._resized, self.levels, dst=self._resized)
         if self.normalize:
             cv2.normalize(self._resized, self._resized, 0, 255, cv2.NORM_MINMAX)
         if self.invert:

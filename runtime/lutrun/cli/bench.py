@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from lutrun.cli.common import (IMAGE_FILE, OutputDir, emit, engine_option, engine_options, frames_option,
+from lutrun.cli.common import (IMAGE_FILE, OutputDir, OutputFile, emit, engine_option, engine_options, frames_option,
                                generic_option, int_list, model_for, model_input, overlay_option)
 from lutrun.model import METHODS
 
@@ -83,6 +83,27 @@ def bench_latency_cmd(model: str | None, scenario: str, rate: float, duration: f
     emit(result)  # the results first: a side file cannot lose them
     if histogram:
         save_histogram(latencies_ms, histogram, f"{scenario}, {result['frames']} frames")
+
+
+@bench.command("capture")
+@model_input
+@click.option("--data", help="idx dataset directory whose test digits are printed on the frames "
+              "[default: the built-in sample].")
+@click.option("--frames", "count", default=50, type=click.IntRange(1, 10_000), help="Distinct frames per case.")
+@click.option("--repeats", default=500, type=click.IntRange(10), help="Timed calls per stage and path.")
+@click.option("--video", type=OutputFile(), help="Instead, write the --frames digits on paper as a VGA MJPEG AVI "
+              "(a webcam's recording) for `lutrun demo --source video:FILE --invert`.")
+def bench_capture_cmd(model: str | None, data: str | None, count: int, repeats: int, video: str | None) -> None:
+    """Camera frame -> model input: µs per frame of decode and preprocess for MJPEG, YUYV and GREY at camera sizes."""
+    from lutrun.bench.capture import bench_capture, write_paper_video
+    from lutrun.datasets import load_idx_dataset
+    from lutrun.stream.sources import builtin_dataset_dir
+
+    digits = load_idx_dataset(data or builtin_dataset_dir(), "test", count).images
+    if video:
+        emit({"video": video, "frames": write_paper_video(video, digits), "format": "MJPG", "size": [640, 480]})
+        return
+    emit(bench_capture(model_for(model), digits, repeats))
 
 
 @bench.command("rtl")

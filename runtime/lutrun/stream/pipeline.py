@@ -90,6 +90,8 @@ class Pipeline:
         model = engine.model
         # One per capture thread: a preprocessor owns scratch buffers.
         self.preprocessors = [Preprocessor(model.input_shape, **opts.preprocess) for _ in self.sources]
+        for source, preprocessor in zip(self.sources, self.preprocessors):
+            source.target(model.input_shape, preprocessor.crop)
         self.keep_frames = any(s.needs_frames for s in self.sinks)
         size = opts.queue * len(self.sources) + 2 * opts.max_batch + 2
         # The frame ring: everything a frame carries, one row per slot.
@@ -267,6 +269,7 @@ class Pipeline:
                     break
                 captured = time.monotonic_ns()
                 slot = self._pool.acquire()
+                preprocess.levels = source.levels  # set by the decoder the source opened with
                 preprocess(frame.image, out=self.inputs[slot].reshape(preprocess.shape))
                 if self.keep_frames:
                     self._keep(slot, frame.image)

@@ -24,6 +24,7 @@ from lutrun.datasets import IMAGE_SUFFIXES, load_dataset, read_image
 from lutrun.datasets.folder import class_dirs, image_files
 from lutrun.errors import ConfigError, DataError, HardwareError
 from lutrun.opencv import cv2
+from lutrun.stream.decode import FORMATS, FrameDecoder, fourcc_text
 
 NO_LABEL = -1
 
@@ -73,6 +74,18 @@ class Source(ABC):
     spec = ""
     # The names its labels index, matched to the model's classes by the pipeline; None: labels are class indices.
     label_names: tuple[str, ...] | None = None
+    _target: tuple[tuple[int, int, int], str] | None = None
+    _decoder: FrameDecoder | None = None
+
+    @property
+    def levels(self) -> np.ndarray | None:
+        """The grey-level map this source's frames need after resizing (lutrun.stream.decode), once open."""
+        return self._decoder.levels if self._decoder is not None else None
+
+    def target(self, shape: tuple[int, int, int], crop: str = "center") -> None:
+        """The model's input and the Preprocessor's crop, told before ``open``: a source that decodes may then
+        decode only what they need (grey, at a reduced scale)."""
+        self._target = (shape, crop)
 
     def open(self) -> None:
         """Acquire the device or files (called again to reconnect a live source)."""
@@ -96,20 +109,30 @@ class Source(ABC):
 
 
 class CameraSource(Source):
-    """A V4L2 camera through OpenCV, tuned for latency: one-frame buffer, MJPG or raw, set once after opening."""
+    """A V4L2 camera through OpenCV, tuned for latency: a one-frame buffer, the format asked for once after opening.
+
+    ``format`` MJPG, YUYV, UYVY, NV12 or GREY: frames arrive undecoded (OpenCV's RGB conversion off) and
+    are decoded here for the model (lutrun.stream.decode): MJPEG grey at a reduced scale, the Y plane of
+    YUV, GREY as it comes.  ``format=BGR`` leaves the conversion to OpenCV (any format the camera picks).
+    The format, size and rate the driver granted are in ``describe()``.
+    """
 
     live = True
 
     def __init__(self, device: str, width: int | None = None, height: int | None = None, fps: float | None = None,
-                 fourcc: str = "MJPG") -> None:
+                 format: str = "MJPG", fourcc: str | None = None) -> None:
         self.device = int(device) if device.isdigit() else device
         self.width, self.height, self.fps = width, height, fps
-        if fourcc.upper() not in ("MJPG", "YUYV", "RAW"):
-            raise ConfigError(f"camera fourcc must be MJPG, YUYV or raw, got {fourcc!r}")
-        self.fourcc = fourcc.upper()
+        chosen = (fourcc or format).upper()
+        chosen = {"RAW": "BGR", "Y8": "GREY", "Y800": "GREY", "MJPEG": "MJPG"}.get(chosen, chosen)
+        if chosen not in (*FORMATS, "BGR"):
+            raise ConfigError(f"camera format must be one of {', '.join((*FORMATS, 'BGR'))}, got {chosen!r}")
+        self.format = chosen
         self.spec = f"camera:{device}"
         self._cap: cv2.VideoCapture | None = None
         self._buffer: np.ndarray | None = None
+        self._decoder: FrameDecoder | None = None
+        self.granted: dict[str, Any] = {}
 
     def open(self) -> None:
         self.close()
@@ -120,14 +143,35 @@ class CameraSource(Source):
         if not cap.isOpened():
             cap.release()
             raise HardwareError(f"{self.spec}: cannot open {path} (busy, or not a capture device)")
-        if self.fourcc != "RAW":
-            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc))
+        if self.format != "BGR":
+            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.format.ljust(4)))
         for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, self.width), (cv2.CAP_PROP_FRAME_HEIGHT, self.height),
                             (cv2.CAP_PROP_FPS, self.fps)):
             if value:
                 cap.set(prop, value)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self.granted = {"format": fourcc_text(cap.get(cv2.CAP_PROP_FOURCC)), "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                        "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), "fps": cap.get(cv2.CAP_PROP_FPS)}
+        try:
+            self._decoder = self._raw_decoder(cap)
+        except HardwareError:
+            cap.release()
+            raise
         self._cap = cap
+
+    def _raw_decoder(self, cap: cv2.VideoCapture) -> FrameDecoder | None:
+        """Turn OpenCV's conversion off and decode here, if the camera granted the format asked for."""
+        if self.format == "BGR":
+            return None
+        granted = self.granted["format"]
+        if granted != self.format:
+            raise HardwareError(f"{self.spec}: asked for {self.format}, the camera gave {granted or 'an unknown format'} "
+                                f"{self.granted['width']}x{self.granted['height']}; ask for format={granted or 'BGR'} "
+                                "(or format=BGR to let OpenCV convert whatever it sends)")
+        cap.set(cv2.CAP_PROP_CONVERT_RGB, 0)
+        shape = self._target[0] if self._target else (self.granted["height"], self.granted["width"], 3)
+        return FrameDecoder.for_model(granted, self.granted["width"], self.granted["height"], shape,
+                                      self._target[1] if self._target else "center")
 
     def read(self) -> SourceFrame | None:
         if self._cap is None:
@@ -136,7 +180,13 @@ class CameraSource(Source):
         if not ok or image is None:
             raise HardwareError(f"{self.spec}: no frame (camera unplugged or stalled)")
         self._buffer = image
-        return SourceFrame(image, NO_LABEL, time.monotonic_ns())
+        arrival = time.monotonic_ns()
+        return SourceFrame(self._decoder(image) if self._decoder else image, NO_LABEL, arrival)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "asked": {"format": self.format, "width": self.width, "height": self.height,
+                                                "fps": self.fps},
+                "granted": self.granted, "decode": self._decoder.describe() if self._decoder else None}
 
     def close(self) -> None:
         if self._cap is not None:
@@ -214,13 +264,18 @@ class DatasetSource(_Replay):
 
 
 class VideoSource(_Replay):
-    """Any file OpenCV can decode; unpaced by default (as fast as it decodes)."""
+    """Any file OpenCV can decode; unpaced by default (as fast as it decodes).
+
+    An MJPEG file (the format of most USB cameras' recordings) is read as undecoded packets and
+    decoded for the model (lutrun.stream.decode), as the camera source decodes a live MJPEG stream.
+    """
 
     def __init__(self, path: str, **replay: Any) -> None:
         super().__init__(**replay)
         self.path = path
         self.spec = f"video:{path}"
         self._cap: cv2.VideoCapture | None = None
+        self._decoder: FrameDecoder | None = None
         self._buffer: np.ndarray | None = None
         self._pass = 0
 
@@ -231,6 +286,11 @@ class VideoSource(_Replay):
         cap = cv2.VideoCapture(self.path)
         if not cap.isOpened():
             raise DataError(f"{self.path}: OpenCV cannot decode this file")
+        self._decoder = None
+        if self._target is not None and fourcc_text(cap.get(cv2.CAP_PROP_FOURCC)) == "MJPG" \
+                and cap.set(cv2.CAP_PROP_FORMAT, -1):  # FFmpeg hands over the packets: JPEG files, decoded here
+            self._decoder = FrameDecoder.for_model("MJPG", int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                                                   int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), *self._target)
         self._cap = cap
         self._pass = 1
 
@@ -246,7 +306,11 @@ class VideoSource(_Replay):
             if not ok:
                 return None
         self._buffer = image
-        return SourceFrame(image, NO_LABEL, self.pacer.wait())
+        arrival = self.pacer.wait()
+        return SourceFrame(self._decoder(image) if self._decoder else image, NO_LABEL, arrival)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "decode": self._decoder.describe() if self._decoder else None}
 
     def close(self) -> None:
         if self._cap is not None:
@@ -339,7 +403,7 @@ _REPLAY_OPTIONS = {"rate": _number(float, 0, 1e7), "jitter": _number(float, 0, 1
                    "loop": _number(int, 0, 1 << 31), "seed": _number(int, 0, 2**32 - 1)}
 _OPTIONS: dict[str, dict[str, Any]] = {
     "camera": {"width": _number(int, 1, 16384), "height": _number(int, 1, 16384), "fps": _number(float, 0.1, 10000),
-               "fourcc": str},
+               "format": str, "fourcc": str},
     "video": _REPLAY_OPTIONS,
     "images": _REPLAY_OPTIONS,
     "dataset": {**_REPLAY_OPTIONS, "split": str, "limit": _number(int, 1, 1 << 40), "shift": _number(int, 0, 8),

@@ -1,0 +1,116 @@
+"""The camera formats decoded at the cost of the model's input, against OpenCV's full decode and one area resize."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lutrun.bench.capture import encode, general_decode, paper_frame
+from lutrun.datasets import load_idx_dataset
+from lutrun.engines import create_engine
+from lutrun.errors import ConfigError, HardwareError
+from lutrun.opencv import cv2
+from lutrun.preprocess import Preprocessor
+from lutrun.resources import resolve_model
+from lutrun.stream import Pipeline, PipelineOptions
+from lutrun.stream.decode import FrameDecoder, jpeg_scale
+from lutrun.stream.sources import builtin_dataset_dir, open_source
+from lutrun.votes import predict
+
+MNIST = (28, 28, 1)
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    return load_idx_dataset(builtin_dataset_dir(), "test", 40).images
+
+
+def reference(frame: np.ndarray, shape=MNIST) -> np.ndarray:
+    """Yesterday's path: the full BGR frame, grey, centre crop, one INTER_AREA resize."""
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if shape[2] == 1 else frame
+    fh, fw = grey.shape[:2]
+    side = min(fh, fw)
+    crop = grey[(fh - side) // 2:(fh - side) // 2 + side, (fw - side) // 2:(fw - side) // 2 + side]
+    return cv2.resize(crop, shape[1::-1], interpolation=cv2.INTER_AREA).reshape(shape)
+
+
+@pytest.mark.parametrize("frame, shape, scale", [
+    ((480, 640), MNIST, 8), ((720, 1280), MNIST, 8), ((132, 640), MNIST, 4), ((480, 640), (64, 64, 1), 4),
+    ((240, 320), (64, 64, 1), 2), ((64, 64), (64, 64, 1), 1), ((480, 640), (28, 56, 1), 8), ((100, 640), (28, 28, 1), 2),
+])
+def test_the_jpeg_scale_is_the_largest_that_still_covers_the_crop(frame, shape, scale):
+    assert jpeg_scale(frame, shape) == scale
+
+
+@pytest.mark.parametrize("fourcc", ["YUYV", "UYVY", "NV12", "GREY"])
+def test_raw_formats_give_exactly_the_luma_opencv_would(digits, fourcc):
+    rng = np.random.default_rng(0)
+    frame = paper_frame(digits[0], 640, 480, rng)
+    data = encode(frame, fourcc)
+    grey = FrameDecoder.for_model(fourcc, 640, 480, MNIST)(data)
+    luma = {"YUYV": cv2.COLOR_YUV2GRAY_YUY2, "UYVY": cv2.COLOR_YUV2GRAY_UYVY, "NV12": cv2.COLOR_YUV2GRAY_NV12}
+    expected = (data.reshape(480, 640) if fourcc == "GREY" else
+                cv2.cvtColor(data.reshape(720, 640) if fourcc == "NV12" else data.reshape(480, 640, 2), luma[fourcc]))
+    np.testing.assert_array_equal(grey, expected)
+    colour = FrameDecoder.for_model(fourcc, 640, 480, (28, 28, 3))(data)  # a colour model gets BGR
+    assert colour.shape == (480, 640, 3)
+    np.testing.assert_array_equal(colour, general_decode(data, fourcc, 640, 480))
+
+
+@pytest.mark.parametrize("fourcc, size", [("MJPG", (640, 480)), ("MJPG", (1280, 720)), ("YUYV", (640, 480)),
+                                          ("GREY", (640, 132))])
+def test_every_path_stays_within_a_grey_level_or_two_of_yesterdays(digits, fourcc, size):
+    """Scaled JPEG decoding and the 2x2 halving change pixels slightly; measured bounds, per format."""
+    rng = np.random.default_rng(1)
+    decoder = FrameDecoder.for_model(fourcc, *size, MNIST)
+    preprocess = Preprocessor(MNIST)
+    preprocess.levels = decoder.levels
+    worst, mean = 0, []
+    for digit in digits[:20]:
+        frame = paper_frame(digit, *size, rng)
+        data = encode(frame, fourcc)
+        ours = preprocess(decoder(data)).astype(int)
+        theirs = reference(general_decode(data, fourcc, *size)).astype(int)
+        worst, mean = max(worst, int(np.abs(ours - theirs).max())), mean + [np.abs(ours - theirs).mean()]
+    # MJPEG: the DCT scaled to 1/8 is not an area mean; YUYV: OpenCV's path went through BGR and back
+    worst_bound, mean_bound = {"MJPG": (10, 1.0), "YUYV": (2, 0.5), "GREY": (1, 0.2)}[fourcc]
+    assert worst <= worst_bound and np.mean(mean) < mean_bound, (worst, np.mean(mean))
+
+
+def test_halving_before_the_area_resize_is_within_one_grey_level(digits):
+    rng = np.random.default_rng(2)
+    preprocess = Preprocessor(MNIST)
+    for digit in digits[:20]:
+        frame = cv2.cvtColor(paper_frame(digit, 640, 480, rng), cv2.COLOR_BGR2GRAY)
+        diff = preprocess(frame).astype(int) - reference(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)).astype(int)
+        assert np.abs(diff).max() <= 1
+
+
+def test_broken_frames_are_named(digits):
+    with pytest.raises(HardwareError, match="MJPEG frame of 5 bytes does not decode"):
+        FrameDecoder.for_model("MJPG", 640, 480, MNIST)(np.frombuffer(b"\xff\xd8junk", np.uint8)[:5].copy())
+    with pytest.raises(HardwareError, match="a YUYV 640x480 frame needs 614400 bytes, the device gave 1000"):
+        FrameDecoder.for_model("YUYV", 640, 480, MNIST)(np.zeros(1000, np.uint8))
+    with pytest.raises(ConfigError, match="camera format must be one of MJPG, YUYV, UYVY, NV12, GREY, BGR"):
+        open_source("camera:0?format=H264")
+
+
+def test_a_vga_mjpeg_video_of_digits_on_paper_classifies_as_well_as_the_digits(tmp_path):
+    """The camera path end to end: an MJPEG AVI as a webcam records it, read as packets and decoded at 1/8, grey."""
+    sample = load_idx_dataset(builtin_dataset_dir(), "test", 300)
+    path = tmp_path / "paper.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    rng = np.random.default_rng(3)
+    for digit in sample.images:
+        writer.write(paper_frame(digit, 640, 480, rng))
+    writer.release()
+    from test_pipeline import Collect
+
+    model = resolve_model(None)
+    source, collect = open_source(f"video:{path}"), Collect()
+    summary = Pipeline(source, create_engine("cpu", model), [collect],
+                       PipelineOptions(preprocess={"invert": True})).run()
+    assert source.describe()["decode"] == {"format": "MJPG", "width": 640, "height": 480, "grey": True, "jpeg_scale": 8}
+    assert summary["frames"] == 300 and collect.seq == list(range(300))
+    on_paper = np.mean(np.array(collect.pred) == sample.labels)
+    direct = np.mean(predict(create_engine("cpu", model).classify(sample.images, frame0=0)) == sample.labels)
+    assert on_paper >= direct - 0.02, (on_paper, direct)
