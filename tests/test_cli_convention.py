@@ -19,9 +19,9 @@ from lutrun.train.config import TrainConfig
 
 from conftest import ROOT, run_cli
 
-MODEL_COMMANDS = {"info", "eval", "demo", "bench engine", "bench fused", "bench latency", "bench rtl", "export rtl",
+MODEL_COMMANDS = {"info", "eval", "demo", "bench engine", "bench fused", "bench latency", "bench rtl", "bench capture", "export rtl",
                   "export overlay", "report rtl", "serve", "compile"}
-OUTPUT_OPTIONS = {"out", "record", "jsonl", "plot", "histogram", "logdir", "checkpoint"}
+OUTPUT_OPTIONS = {"out", "record", "jsonl", "plot", "histogram", "logdir", "checkpoint", "video"}
 
 
 def _commands(group: click.Group = cli, prefix: str = "") -> dict[str, click.Command]:
