@@ -177,6 +177,7 @@ def test_npz_and_idx_datasets_of_more_than_ten_classes_train(tmp_path, rng):
     (["--device", "tpu"], "device must be one of auto, cpu, cuda"),
     (["--data", "MISSING"], "missing: dataset not found"),
     (["--data", "ONECLASS"], "the training split holds a single class"),
+    (["--data", "HUGELABEL"], "label 1000000000000 would make 1000000000001 classes; a model holds at most 65536"),
 ])
 def test_training_mistakes_get_one_line(tmp_path, args, message):
     from conftest import make_shapes, run_cli
@@ -184,8 +185,10 @@ def test_training_mistakes_get_one_line(tmp_path, args, message):
     root = make_shapes(tmp_path / "shapes", train=3, val=0, test=0, size=8)
     one = tmp_path / "one"
     np.savez(one.with_suffix(".npz"), x=np.zeros((5, 4, 4), np.uint8), y=np.zeros(5, np.int64))
+    huge = tmp_path / "huge.npz"
+    np.savez(huge, x=np.zeros((5, 4, 4), np.uint8), y=np.array([0, 1, 0, 1, 10**12]))
     args = [a.replace("MISSING", str(tmp_path / "missing")).replace("ONECLASS", str(one.with_suffix(".npz")))
-            for a in args]
+            .replace("HUGELABEL", str(huge)) for a in args]
     answer = run_cli("train", "--data", str(root), "--out", str(tmp_path / "x.lutnet"), "--epochs", "1", *args)
     assert answer.returncode != 0 and message in answer.stderr, answer.stderr
     assert "Traceback" not in answer.stderr and len(answer.stderr.strip().splitlines()) <= 3

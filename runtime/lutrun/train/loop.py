@@ -21,7 +21,7 @@ from lutrun.datasets import LabelledImages, dataset_splits, load_dataset
 from lutrun.engines import create_engine
 from lutrun.errors import BackendUnavailableError, ConfigError, DataError
 from lutrun.evaluate import evaluate
-from lutrun.model import Layer, Model, Modulation, round_robin_classes
+from lutrun.model import MAX_CLASSES, Layer, Model, Modulation, round_robin_classes
 from lutrun.modelfile import save_model
 from lutrun.modulate import modulate
 from lutrun.train.config import TrainConfig
@@ -53,9 +53,16 @@ class Splits:
     def class_names(self) -> list[str]:
         """The training split's names, or "0".."n-1" when its labels name nothing (idx files, a bare .npz)."""
         if self.train.class_names:
-            return list(self.train.class_names)
-        top = max(int(s.labels.max()) for s in (self.train, self.val, self.test) if s is not None and len(s.labels))
-        return [str(c) for c in range(top + 1)]
+            names = list(self.train.class_names)
+        else:
+            top = max(int(s.labels.max()) for s in (self.train, self.val, self.test) if s is not None and len(s.labels))
+            if top >= MAX_CLASSES:
+                raise DataError(f"{self.train.source}: label {top} would make {top + 1} classes; a model holds at most "
+                                f"{MAX_CLASSES} (labels are class indices 0..n-1)")
+            names = [str(c) for c in range(top + 1)]
+        if len(names) > MAX_CLASSES:
+            raise DataError(f"{self.train.source}: {len(names)} classes; a model holds at most {MAX_CLASSES}")
+        return names
 
     def describe(self, data: str) -> str:
         def n(split: LabelledImages | None) -> int:
