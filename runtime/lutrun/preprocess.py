@@ -19,6 +19,15 @@ HALVE_WHILE = 16
 _CONVERSIONS = {(3, 1): "COLOR_BGR2GRAY", (4, 1): "COLOR_BGRA2GRAY", (1, 3): "COLOR_GRAY2BGR", (4, 3): "COLOR_BGRA2BGR"}
 
 
+def crop_size(frame: tuple[int, int], shape: tuple[int, int, int], crop: str) -> tuple[int, int]:
+    """(rows, cols) of a frame's region the Preprocessor keeps: the centred crop of the model's aspect ratio."""
+    fh, fw = frame
+    h, w, _ = shape
+    if crop == "none":
+        return fh, fw
+    return (fw * h // w, fw) if fh * w > fw * h else (fh, fh * w // h)
+
+
 class Preprocessor:
     """Maps uint8 frames (gray HxW, BGR HxWx3 or BGRA HxWx4) to the model's [H, W, C]."""
 
@@ -43,15 +52,9 @@ class Preprocessor:
         return cv2.cvtColor(frame, getattr(cv2, _CONVERSIONS[(channels, self.shape[2])]))
 
     def _cropped(self, frame: np.ndarray) -> np.ndarray:
-        if self.crop == "none":
-            return frame
         fh, fw = frame.shape[:2]
-        h, w, _ = self.shape
-        if fh * w > fw * h:  # too tall for the model's aspect ratio
-            ch = fw * h // w
-            return frame[(fh - ch) // 2:(fh - ch) // 2 + ch]
-        cw = fh * w // h
-        return frame[:, (fw - cw) // 2:(fw - cw) // 2 + cw]
+        rows, cols = crop_size((fh, fw), self.shape, self.crop)
+        return frame[(fh - rows) // 2:(fh - rows) // 2 + rows, (fw - cols) // 2:(fw - cols) // 2 + cols]
 
     def _halved(self, image: np.ndarray) -> np.ndarray:
         """``image`` reduced by 2x2 means while at least HALVE_WHILE pixels per output pixel remain each way."""

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from lutrun.bench.timing import latencies_us
+from lutrun.errors import ConfigError
 from lutrun.model import Model
 from lutrun.opencv import cv2
 from lutrun.preprocess import Preprocessor
@@ -71,8 +72,6 @@ def write_paper_video(path: str, digits: np.ndarray, width: int = 640, height: i
     """An MJPEG AVI of ``digits`` on paper, as a USB camera records it; returns its frame count."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
     if not writer.isOpened():
-        from lutrun.errors import ConfigError
-
         raise ConfigError(f"{path}: OpenCV cannot write an MJPEG AVI here")
     rng = np.random.default_rng(0)
     for digit in digits:

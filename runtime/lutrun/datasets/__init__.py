@@ -60,11 +60,9 @@ def load_dataset(path: str | os.PathLike, split: str = "test", limit: int | None
     kind = _kind(path)
     if kind == "folder":
         return load_folder(path, split, limit, input_shape)
-    if kind == "npz":
-        return load_npz(path, split, limit, input_shape)
-    data = load_idx_dataset(path, split, limit)
-    if input_shape is not None and tuple(data.images.shape[1:]) != tuple(input_shape):
-        images = to_model_input(((f"{split}[{i}]", image) for i, image in enumerate(data.images)), len(data.images),
-                                input_shape, str(path))
-        return LabelledImages(images, data.labels, data.source, data.class_names)
-    return data
+    data = load_npz(path, split, limit) if kind == "npz" else load_idx_dataset(path, split, limit)
+    if input_shape is None or tuple(data.images.shape[1:]) == tuple(input_shape):
+        return data
+    images = to_model_input(((f"{data.source}[{i}]", image) for i, image in enumerate(data.images)), len(data.images),
+                            input_shape, data.source)
+    return LabelledImages(images, data.labels, data.source, data.class_names)

@@ -87,7 +87,6 @@ def load_folder(root: Path, split: str, limit: int | None = None, input_shape: S
     return LabelledImages(images, labels, f"{root}:{split}", names)
 
 
-
 def interleaved(files: list[tuple[Path, int]]) -> list[tuple[Path, int]]:
     """The classes in turn, one file each: any first N (``--limit``, the held-out validation) are balanced."""
     by_class: dict[int, list[tuple[Path, int]]] = {}

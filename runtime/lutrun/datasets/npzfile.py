@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lutrun.datasets.convert import Shape, to_model_input
 from lutrun.datasets.labelled import LabelledImages, check_labels
 from lutrun.errors import DataError
 from lutrun.limits import DATASET_BYTES, limit
@@ -35,9 +34,9 @@ def _read(archive: zipfile.ZipFile, key: str, where: Path) -> np.ndarray:
                                 "(LUTRUN_MAX_DATASET_BYTES raises it; docs/limits.md)")
         with archive.open(f"{key}.npy") as f:
             return np.lib.format.read_array(f, allow_pickle=False)
+    except DataError:
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, DataError):
-            raise
         raise DataError(f"{where}: cannot read {key} ({exc})") from None
 
 
@@ -56,7 +55,8 @@ def npz_splits(path: Path) -> tuple[str, ...]:
     return tuple(split for split, (x, _) in KEYS.items() if f"{x}.npy" in members)
 
 
-def load_npz(path: Path, split: str, limit_n: int | None = None, input_shape: Shape | None = None) -> LabelledImages:
+def load_npz(path: Path, split: str, limit_n: int | None = None) -> LabelledImages:
+    """One split as stored: uint8 [N, H, W, C] (resizing is lutrun.datasets.load_dataset's)."""
     if split not in KEYS:
         raise DataError(f"split must be one of {', '.join(KEYS)}, got {split!r}")
     with _archive(path) as archive:
@@ -81,9 +81,5 @@ def load_npz(path: Path, split: str, limit_n: int | None = None, input_shape: Sh
         class_names = ()
     if limit_n is not None:
         x, y = x[:limit_n], y[:limit_n]
-    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape) and \
-            not (x.ndim == 3 and tuple(x.shape[1:]) + (1,) == tuple(input_shape)):
-        x = to_model_input(((f"{x_key}[{i}]", image) for i, image in enumerate(x)), len(x), input_shape, str(path))
-    elif x.ndim == 3:
-        x = x[..., None]
-    return LabelledImages(np.ascontiguousarray(x), y.astype(np.int64), f"{path}:{split}", class_names)
+    return LabelledImages(np.ascontiguousarray(x if x.ndim == 4 else x[..., None]), y.astype(np.int64),
+                          f"{path}:{split}", class_names)

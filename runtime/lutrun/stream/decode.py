@@ -15,6 +15,7 @@ import numpy as np
 
 from lutrun.errors import HardwareError
 from lutrun.opencv import cv2
+from lutrun.preprocess import crop_size
 
 # Pixel formats a V4L2 camera offers that the pipeline takes without OpenCV's BGR conversion.
 FORMATS = ("MJPG", "YUYV", "UYVY", "NV12", "GREY")
@@ -35,15 +36,6 @@ def fourcc_text(code: float) -> str:
     """OpenCV's numeric FOURCC as its four letters ('' when unset)."""
     value = int(code)
     return "".join(chr((value >> (8 * i)) & 0xFF) for i in range(4)).strip("\0 ") if value > 0 else ""
-
-
-def crop_size(frame: tuple[int, int], shape: tuple[int, int, int], crop: str) -> tuple[int, int]:
-    """(rows, cols) of a frame's region the Preprocessor keeps: the centred crop of the model's aspect ratio."""
-    fh, fw = frame
-    h, w, _ = shape
-    if crop == "none":
-        return fh, fw
-    return (fw * h // w, fw) if fh * w > fw * h else (fh, fh * w // h)
 
 
 def jpeg_scale(frame: tuple[int, int], shape: tuple[int, int, int], crop: str = "center") -> int:

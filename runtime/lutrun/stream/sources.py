@@ -105,7 +105,8 @@ class Source(ABC):
         return []
 
     def describe(self) -> dict[str, Any]:
-        return {"source": self.spec, "live": self.live}
+        decode = {"decode": self._decoder.describe()} if self._decoder is not None else {}
+        return {"source": self.spec, "live": self.live, **decode}
 
 
 class CameraSource(Source):
@@ -169,9 +170,9 @@ class CameraSource(Source):
                                 f"{self.granted['width']}x{self.granted['height']}; ask for format={granted or 'BGR'} "
                                 "(or format=BGR to let OpenCV convert whatever it sends)")
         cap.set(cv2.CAP_PROP_CONVERT_RGB, 0)
-        shape = self._target[0] if self._target else (self.granted["height"], self.granted["width"], 3)
-        return FrameDecoder.for_model(granted, self.granted["width"], self.granted["height"], shape,
-                                      self._target[1] if self._target else "center")
+        width, height = self.granted["width"], self.granted["height"]
+        shape, crop = self._target or ((height, width, 3), "none")  # untold: the whole frame in colour
+        return FrameDecoder.for_model(granted, width, height, shape, crop)
 
     def read(self) -> SourceFrame | None:
         if self._cap is None:
@@ -186,7 +187,7 @@ class CameraSource(Source):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "asked": {"format": self.format, "width": self.width, "height": self.height,
                                                 "fps": self.fps},
-                "granted": self.granted, "decode": self._decoder.describe() if self._decoder else None}
+                "granted": self.granted}
 
     def close(self) -> None:
         if self._cap is not None:
@@ -309,8 +310,7 @@ class VideoSource(_Replay):
         arrival = self.pacer.wait()
         return SourceFrame(self._decoder(image) if self._decoder else image, NO_LABEL, arrival)
 
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "decode": self._decoder.describe() if self._decoder else None}
+
 
     def close(self) -> None:
         if self._cap is not None:
