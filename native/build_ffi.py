@@ -14,7 +14,8 @@ from cffi import FFI
 NATIVE = Path(__file__).resolve().parent
 ROOT = NATIVE.parent
 CODEGEN = ROOT / "runtime" / "lutrun" / "codegen"
-SOURCES = ["net.c", "pack.c", "votes.c", "modulate.c", "session.c"]
+SOURCES = ["net.c", "pack.c", "votes.c", "modulate.c", "session.c", "image.c"]
+CFLAGS = ["-O3", "-std=gnu11", "-Wall", "-Wno-psabi", "-fno-strict-aliasing"]
 
 # lutrun.codegen.cheader, loaded by path: the package itself cannot be imported while it is being built.
 _spec = importlib.util.spec_from_file_location("lutrun_cheader", CODEGEN / "cheader.py")
@@ -30,7 +31,7 @@ ffibuilder.set_source(
     # setuptools wants source paths relative to the project root.
     sources=[str((NATIVE / s).relative_to(ROOT)) for s in SOURCES],
     include_dirs=[str(NATIVE.relative_to(ROOT)), str(CODEGEN.relative_to(ROOT))],
-    extra_compile_args=["-O3", "-std=gnu11", "-Wall", "-Wno-psabi", "-fno-strict-aliasing"],
+    extra_compile_args=CFLAGS,
 )
 
 if __name__ == "__main__":

@@ -121,26 +121,58 @@ int lr_modulator_new(int32_t method, int32_t frames, uint32_t seed, int32_t lo,
     return LR_OK;
 }
 
+/* The word a row is written in: on a 32-bit core a 64-bit variable shift costs a dozen
+ * instructions, so there the (little-endian) uint64 rows are written as 32-bit halves. */
+#if UINTPTR_MAX == 0xFFFFFFFFu && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+typedef uint32_t lr_word;
+#else
+typedef uint64_t lr_word;
+#endif
+enum { LR_WORD_BITS = 8 * sizeof(lr_word), LR_WORDS_PER_ROW_WORD = 64 / LR_WORD_BITS };
+
 /* Appends runs of bits to one packed row, a word at a time. */
 typedef struct {
-    uint64_t *row, acc;
+    lr_word *row, acc;
     int64_t word;
     int bit;
 } lr_writer;
 
-static inline void lr_append(lr_writer *w, uint64_t v, int n)
+static inline lr_writer lr_writer_at(uint64_t *row)
+{
+    return (lr_writer){(lr_word *)row, 0, 0, 0};
+}
+
+/* n <= LR_WORD_BITS bits of v (none above them). */
+static inline void lr_append(lr_writer *w, lr_word v, int n)
 {
     w->acc |= v << w->bit;
-    if (w->bit + n >= 64) {
+    if (w->bit + n >= LR_WORD_BITS) {
         w->row[w->word++] = w->acc;
-        w->acc = w->bit ? v >> (64 - w->bit) : 0;
-        w->bit = w->bit + n - 64;
+        w->acc = w->bit ? v >> (LR_WORD_BITS - w->bit) : 0;
+        w->bit = w->bit + n - LR_WORD_BITS;
     } else {
         w->bit += n;
     }
 }
 
-/* F <= 64: four pixel rows at a time, so that the CPU overlaps four
+/* n <= 64 bits of v, in words. */
+static inline void lr_append64(lr_writer *w, uint64_t v, int n)
+{
+    for (; n > LR_WORD_BITS; n -= LR_WORD_BITS, v = v >> (LR_WORD_BITS - 1) >> 1)
+        lr_append(w, (lr_word)v, LR_WORD_BITS);
+    lr_append(w, (lr_word)v, n);
+}
+
+/* The last bits, and zeros to the end of the row word they fall in. */
+static inline void lr_finish(lr_writer *w)
+{
+    if (w->bit)
+        w->row[w->word++] = w->acc;
+    while (w->word % LR_WORDS_PER_ROW_WORD)
+        w->row[w->word++] = 0;
+}
+
+/* F <= LR_WORD_BITS: four pixel rows at a time, so that the CPU overlaps four
  * independent append chains instead of waiting on one.  Returns the first
  * pixel it did not write. */
 static int32_t lr_modulate_short_by_four(const lr_modulator *m, const uint8_t *pixels,
@@ -151,14 +183,13 @@ static int32_t lr_modulate_short_by_four(const lr_modulator *m, const uint8_t *p
     for (; p + 4 <= np; p += 4) {
         lr_writer w[4];
         for (int r = 0; r < 4; r++)
-            w[r] = (lr_writer){out + (int64_t)(p + r) * stride, 0, 0, 0};
+            w[r] = lr_writer_at(out + (int64_t)(p + r) * stride);
         const uint8_t *px = pixels + p;
         for (int64_t i = 0; i < n_frames; i++, px += np)
             for (int r = 0; r < 4; r++)
-                lr_append(&w[r], m->patterns[px[r]], m->frames);
+                lr_append(&w[r], (lr_word)m->patterns[px[r]], m->frames);
         for (int r = 0; r < 4; r++)
-            if (w[r].bit)
-                w[r].row[w[r].word] = w[r].acc;
+            lr_finish(&w[r]);
     }
     return p;
 }
@@ -231,18 +262,17 @@ static void lr_modulate_patterns(const lr_modulator *m, const uint8_t *pixels,
         return;
     }
 #endif
-    const int32_t first = m->pattern_words == 1 ? lr_modulate_short_by_four(m, pixels, n_frames, out, stride) : 0;
+    const int32_t first = m->frames <= LR_WORD_BITS ? lr_modulate_short_by_four(m, pixels, n_frames, out, stride) : 0;
     const int tail = m->frames - 64 * (m->pattern_words - 1);
     for (int32_t p = first; p < m->n_pixels; p++) {
-        lr_writer w = {out + (int64_t)p * stride, 0, 0, 0};
+        lr_writer w = lr_writer_at(out + (int64_t)p * stride);
         for (int64_t i = 0; i < n_frames; i++) {
             const uint64_t *pat = m->patterns + (int64_t)pixels[i * m->n_pixels + p] * m->pattern_words;
             for (int k = 0; k < m->pattern_words - 1; k++)
-                lr_append(&w, pat[k], 64);
-            lr_append(&w, pat[m->pattern_words - 1], tail);
+                lr_append64(&w, pat[k], 64);
+            lr_append64(&w, pat[m->pattern_words - 1], tail);
         }
-        if (w.bit)
-            w.row[w.word] = w.acc;
+        lr_finish(&w);
     }
 }
 

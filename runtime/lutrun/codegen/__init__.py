@@ -1,15 +1,17 @@
 """Model-specialised C: each LUT becomes straight-line code with its table folded in.
 
-Three steps, kept apart: ``generate_body`` writes the model's C, ``compile_kernel`` builds
-it into a shared library (for this machine, ``-O1 -march=native``, or cross-compiled for a
-board's ARM core), and ``load_kernel`` opens one and checks that it was built for this model
-and this contract (``lr_kernel.h``).  ``kernel_for`` is what ``CpuEngine(specialise=True)``
-calls: a library ``lutrun compile`` prebuilt for this machine's target if the cache has one,
-else a native build, cached by the model's digest, the template, the compiler and the CPU.
+Three steps, kept apart: ``generate_sources`` writes the model's C (each LUT with its inputs in
+the order that needs the fewest operations), ``compile_kernel`` builds it into a shared library,
+its parts in parallel (for this machine, ``-O1 -march=native``, or cross-compiled for a board's
+ARM core), and ``load_kernel`` opens one and checks that it was built for this model and this
+contract (``lr_kernel.h``).  ``kernel_for`` is what ``CpuEngine(specialise=True)`` calls: a
+library ``lutrun compile`` prebuilt for this machine's target if the cache has one, else a
+native build, cached by the model's digest, the template and generator, the compiler and the CPU.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import platform
 import shutil
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lutrun.cache import cache_root
 from lutrun.codegen.cheader import KERNEL_HEADER, declarations
 from lutrun.errors import BackendUnavailableError, ConfigError
@@ -26,10 +30,12 @@ from lutrun.model import Model
 
 TEMPLATE = Path(__file__).with_name("specialised_kernel.c")
 LUTS_PER_FUNCTION = 256  # keeps each function small enough for the compiler's register allocator
+LUTS_PER_PART = 512  # LUTs per translation unit: the compiler's time grows with the unit, the units run in parallel
 CFLAGS = ["-O1", "-shared", "-fPIC", "-std=gnu11", "-Wno-psabi"]
 # Every logic operation is already an explicit instruction; GCC's RTL combiner
-# only burns time on this code (5x the compile time for the same output).
-GCC_FLAGS = ["-fdisable-rtl-combine"]
+# only burns time on this code (5x the compile time for the same output), and so
+# does its points-to analysis (a fifth of the rest; no kernel got slower).
+GCC_FLAGS = ["-fdisable-rtl-combine", "-fno-tree-pta"]
 
 
 @dataclass(frozen=True)
@@ -55,54 +61,137 @@ def cache_dir() -> Path:
     return cache_root() / "kernels"
 
 
-def _expand(table: int, k: int) -> int:
+def expand_table(table: int, k: int) -> int:
     """A k-input table as a 6-input one that ignores inputs k..5 (as native/net.c does)."""
     for m in range(k, 6):
         table = (table & ((1 << (1 << m)) - 1)) | (table << (1 << m))
     return table
 
 
-def lut_expression(table: int, k: int) -> str:
-    """C expression of one LUT over x0..x{k-1}: eight 3-input leaves, then a mux tree on x3..x5."""
-    t = _expand(int(table), k)
-    x = [f"x{m}" if m < k else "x0" for m in range(6)]
+# Leaves that cost nothing: constants and the three leaf inputs themselves (x0, x1, x2 as 3-input tables).
+_FREE_LEAVES = {0x00: "z", 0xFF: "~z", 0xAA: "x0", 0xCC: "x1", 0xF0: "x2"}
+
+
+def _input_orders() -> np.ndarray:
+    """The 120 orders of a LUT's six inputs that differ for the code: which three feed the leaves (in any
+    order), then the order of the three mux levels.  The identity comes first, so that ties keep it."""
+    orders: dict[tuple, tuple[int, ...]] = {}
+    for order in itertools.permutations(range(6)):
+        orders.setdefault((frozenset(order[:3]), order[3:]), order)
+    return np.array(list(orders.values()), np.int64)
+
+
+_ORDERS = _input_orders()
+# Bit j of a table reordered by ORDERS[p] (new input m = old input p[m]) is bit _SOURCE_BIT[p, j] of the old one.
+_INDEX_BITS = (np.arange(64)[:, None] >> np.arange(6)) & 1  # [j, m]: bit m of table index j
+_SOURCE_BIT = (_INDEX_BITS @ (np.int64(1) << _ORDERS).T).T
+
+
+def _reordered_leaves(tables: np.ndarray) -> np.ndarray:
+    """[N] 6-input tables -> [N, orders, 8] leaf bytes of each table under each input order."""
+    bits = ((tables[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+    reordered = bits[:, _SOURCE_BIT]  # [N, orders, 64]
+    return np.packbits(reordered.reshape(len(tables), len(_ORDERS), 8, 8), axis=-1, bitorder="little")[..., 0]
+
+
+def _distinct(ids: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """How many distinct values of ``ids`` (last axis) are ``counted``."""
+    keyed = np.sort(np.where(counted, ids, -1), axis=-1)
+    first = np.concatenate([np.ones_like(keyed[..., :1], bool), keyed[..., 1:] != keyed[..., :-1]], axis=-1)
+    return (first & (keyed >= 0)).sum(axis=-1)
+
+
+def best_input_orders(tables: np.ndarray) -> np.ndarray:
+    """For each 6-input table, the input order whose code (``lut_expression``) has the fewest 3-input
+    operations: distinct leaves that are not free, and distinct muxes at each level.  [N, 6]."""
+    if len(tables) == 0:
+        return np.zeros((0, 6), np.int64)
+    leaves = _reordered_leaves(np.asarray(tables, np.uint64)).astype(np.int64)
+    ops = _distinct(leaves, ~np.isin(leaves, list(_FREE_LEAVES)))
+    ids, base = leaves, 256
+    for _ in range(3):
+        a, b = ids[..., 0::2], ids[..., 1::2]
+        mux = a != b
+        ids = np.where(mux, base + a * base + b, a)  # a mux node's id names its two children
+        ops += _distinct(ids, mux)
+        base = base * base + 2 * base
+    return _ORDERS[np.argmin(ops, axis=1)]
+
+
+def _reorder(table: int, order: np.ndarray) -> int:
+    """``table`` with its inputs taken in ``order`` (new input m = old input order[m])."""
+    source = _INDEX_BITS @ (np.int64(1) << np.asarray(order, np.int64))
+    return sum(1 << j for j in range(64) if (table >> int(source[j])) & 1)
+
+
+def lut_expression(table: int, k: int, order: np.ndarray | None = None) -> str:
+    """C expression of one LUT: eight 3-input leaves over x0..x2, then a mux tree on x3..x5, with the
+    LUT's inputs taken in ``order`` (x{m} is input order[m]; inputs from k on repeat input 0)."""
+    t = expand_table(int(table), k)
+    if order is not None:
+        t = _reorder(t, order)
     leaves = []
     for i in range(8):
         byte = (t >> (8 * i)) & 0xFF
-        leaves.append("z" if byte == 0 else "~z" if byte == 0xFF else f"T3({byte:#04x}, {x[2]}, {x[1]}, {x[0]})")
+        leaves.append(_FREE_LEAVES.get(byte, f"T3({byte:#04x}, x2, x1, x0)"))
     for m in (3, 4, 5):
-        leaves = [a if a == b else f"MUX({a}, {b}, {x[m]})" for a, b in zip(leaves[0::2], leaves[1::2])]
+        leaves = [a if a == b else f"MUX({a}, {b}, x{m})" for a, b in zip(leaves[0::2], leaves[1::2])]
     return leaves[0]
 
 
-def generate_body(model: Model) -> str:
-    """lutnet_body.h for ``model``: per-chunk layer functions and the per-tile driver, over the LUTs that
-    reach an output (``Model.pruned``; the engine's net is the same)."""
+def generate_sources(model: Model) -> dict[str, str]:
+    """The model's C, file name -> text, over the LUTs that reach an output (``Model.pruned``; the engine's
+    net is the same): one translation unit per part of about ``LUTS_PER_PART`` LUTs (``part*.c``, compiled
+    in parallel) and ``main.c`` with the per-tile driver and the entry points."""
     digest, model = model.net_digest(), model.pruned()
-    out = [f"/* Generated by lutrun.codegen for model {digest}: do not edit. */",
-           "#ifndef LRX_MAX_WIDTH", f"#define LRX_MAX_WIDTH {max(model.widths)}",
-           f"#define LRX_INPUTS {model.n_inputs}", f'#define LRX_DIGEST "{digest}"', "#endif"]
-    calls = []
+    decl = [f"/* Generated by lutrun.codegen for model {digest}: do not edit. */",
+            "#ifndef LRX_MAX_WIDTH", f"#define LRX_MAX_WIDTH {max(model.widths)}",
+            f"#define LRX_INPUTS {model.n_inputs}", f'#define LRX_DIGEST "{digest}"', "#endif"]
+    parts: list[list[str]] = [[]]
+    part_luts, calls = 0, []
     for l, layer in enumerate(model.layers):
+        orders = best_input_orders(np.array([expand_table(int(t), layer.fan_in) for t in layer.tables], np.uint64))
         last = l == len(model.layers) - 1
         src = "rows" if l == 0 else ("s0" if l % 2 else "s1")
         dst = "out" if last else ("s1" if l % 2 else "s0")
         store = "STO" if last else "ST"
         for j0 in range(0, layer.width, LUTS_PER_FUNCTION):
             j1 = min(layer.width, j0 + LUTS_PER_FUNCTION)
-            name = f"l{l}_{j0}"
-            out.append(f"static void FN({name})(const uint64_t *src, uint64_t *{dst if last else 'dst'}, int64_t stride)")
-            out.append("{\n    const V z = {0};\n    (void)z;\n    (void)stride;")
+            if part_luts >= LUTS_PER_PART:
+                parts.append([])
+                part_luts = 0
+            part_luts += j1 - j0
+            signature = f"void FN(l{l}_{j0})(const uint64_t *src, uint64_t *{dst if last else 'dst'}, int64_t stride)"
+            decl.append(f"LRX_PART_FN {signature};")
+            body = parts[-1]
+            body += [signature, "{\n    const V z = {0};\n    (void)z;\n    (void)stride;"]
             for j in range(j0, j1):
-                idx = layer.inputs[j]
-                loads = ", ".join(f"x{m} = LD({int(i)})" for m, i in enumerate(idx))
-                out.append(f"    {{ const V {loads}; {store}({j - j0}, {lut_expression(layer.tables[j], layer.fan_in)}); }}")
-            out.append("}")
+                inputs = [*layer.inputs[j], *[layer.inputs[j][0]] * (6 - layer.fan_in)]
+                loads = ", ".join(f"x{m} = LD({int(inputs[i])})" for m, i in enumerate(orders[j]))
+                code = lut_expression(layer.tables[j], layer.fan_in, orders[j])
+                body.append(f"    {{ const V {loads}; {store}({j - j0}, {code}); }}")
+            body.append("}")
             offset = f"(int64_t){j0} * stride" if last else f"{j0} * VW"
-            calls.append(f"    FN({name})({src}, {dst} + {offset}, stride);")
-    out += ["static void FN(tile)(const uint64_t *rows, uint64_t *out, int64_t stride, uint64_t *s0, uint64_t *s1)",
+            calls.append(f"    FN(l{l}_{j0})({src}, {dst} + {offset}, stride);")
+    tile = ["static void FN(tile)(const uint64_t *rows, uint64_t *out, int64_t stride, uint64_t *s0, uint64_t *s1)",
             "{", *calls, "}"]
-    return "\n".join(out) + "\n"
+    files = {"lutnet_decl.h": "\n".join(decl) + "\n", "lutnet_main.h": "\n".join(tile) + "\n",
+             "main.c": '#define LRX_MAIN 1\n#define LRX_BODY "lutnet_main.h"\n#include "specialised_kernel.c"\n'}
+    for k, body in enumerate(parts):
+        files[f"lutnet_part{k}.h"] = "\n".join(body) + "\n"
+        files[f"part{k}.c"] = f'#define LRX_BODY "lutnet_part{k}.h"\n#include "specialised_kernel.c"\n'
+    return files
+
+
+def write_sources(model: Model, folder: Path) -> list[Path]:
+    """Write ``generate_sources`` into ``folder``; returns its translation units (compile them with ``-I``
+    ``folder`` and ``-I`` this package's codegen folder)."""
+    units = []
+    for name, text in generate_sources(model).items():
+        (folder / name).write_text(text)
+        if name.endswith(".c"):
+            units.append(folder / name)
+    return units
 
 
 def _compiler(target: str) -> str:
@@ -132,6 +221,11 @@ def machine_target() -> str | None:
     return next((name for name, t in TARGETS.items() if platform.machine() in t.machines), None)
 
 
+def kernel_flags(target: str, version: str) -> list[str]:
+    """The flags a kernel for ``target`` is built with, by a compiler that says ``version``."""
+    return [*CFLAGS, *TARGETS[target].flags, *(GCC_FLAGS if "Free Software Foundation" in version else [])]
+
+
 def prebuilt_name(model: Model, target: str) -> str:
     """The file name ``lutrun compile`` gives a target's kernel, which the engine looks for in the cache."""
     return f"lutnet-{model.net_digest()[:24]}-{target}.so"
@@ -140,17 +234,19 @@ def prebuilt_name(model: Model, target: str) -> str:
 def compile_kernel(model: Model, target: str = "native", out: Path | None = None) -> Path:
     """Build ``model``'s kernel for ``target``; returns the library's path.
 
-    ``out`` None: the cache (a native build is reused while model, template, compiler and CPU
-    are the same).  A board target is written as ``prebuilt_name`` into ``out`` (a folder).
+    ``out`` None: the cache (a native build is reused while model, template, generator, compiler
+    and CPU are the same).  A board target is written as ``prebuilt_name`` into ``out`` (a folder).
     """
     if target not in TARGETS:
         raise ConfigError(f"unknown kernel target {target!r}; choose one of {', '.join(TARGETS)}")
     cc = _compiler(target)
     version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
-    flags = [*CFLAGS, *TARGETS[target].flags, *(GCC_FLAGS if "Free Software Foundation" in version else [])]
+    flags = kernel_flags(target, version)
     if target == "native":
-        key = hashlib.sha256("\0".join([model.net_digest(), TEMPLATE.read_text(), KERNEL_HEADER.read_text(), version,
-                                        " ".join(flags), _cpu_signature()]).encode()).hexdigest()[:24]
+        # The generator's own source too: a change to the code it writes must not load yesterday's library.
+        key = hashlib.sha256("\0".join([model.net_digest(), TEMPLATE.read_text(), KERNEL_HEADER.read_text(),
+                                        Path(__file__).read_text(), version, " ".join(flags),
+                                        _cpu_signature()]).encode()).hexdigest()[:24]
         destination = (out or cache_dir()) / f"lutnet-{key}.so"
         if out is None and destination.exists():
             return destination
@@ -158,14 +254,32 @@ def compile_kernel(model: Model, target: str = "native", out: Path | None = None
         destination = (out or cache_dir()) / prebuilt_name(model, target)
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent) as tmp:
-        (Path(tmp) / "lutnet_body.h").write_text(generate_body(model))
+        units = write_sources(model, Path(tmp))
+        include = ["-I", tmp, "-I", str(KERNEL_HEADER.parent)]
+        run_parallel([[cc, *flags, "-c", *include, str(unit), "-o", str(unit.with_suffix(".o"))] for unit in units])
         built = Path(tmp) / "kernel.so"
-        result = subprocess.run([cc, *flags, "-I", tmp, "-I", str(KERNEL_HEADER.parent), str(TEMPLATE), "-o",
-                                 str(built)], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise BackendUnavailableError(f"compiling the specialised kernel failed: {result.stderr.strip()[-2000:]}")
+        run_parallel([[cc, *flags, *(str(unit.with_suffix(".o")) for unit in units), "-o", str(built)]])
         os.replace(built, destination)  # atomic: a reader never sees half a library
     return destination
+
+
+def run_parallel(commands: list[list[str]]) -> None:
+    """Run compiler commands, as many at once as this machine has cores; BackendUnavailableError names the
+    first that failed."""
+    jobs = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    pending, running, failed = list(commands), [], None
+    while pending or running:
+        while pending and len(running) < jobs and failed is None:
+            running.append(subprocess.Popen(pending.pop(0), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                            text=True))
+        if not running:
+            break
+        process = running.pop(0)
+        output = process.communicate()[0]
+        if process.returncode != 0 and failed is None:
+            failed = output
+    if failed is not None:
+        raise BackendUnavailableError(f"compiling the specialised kernel failed: {failed.strip()[-2000:]}")
 
 
 @dataclass

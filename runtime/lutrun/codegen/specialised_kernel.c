@@ -1,10 +1,14 @@
-/* Model-specialised LUT evaluator.  This fixed frame includes the generated
- * lutnet_body.h (the model's LUTs as straight-line code, tables folded in as
- * constants) once per vector width.  lutrun.codegen builds it for the machine
- * that runs it (or cross-compiles it for a board) and caches it by model digest.
- * Contract: lr_kernel.h. */
+/* Model-specialised LUT evaluator.  This fixed frame includes one generated part
+ * of the model, LRX_BODY (the model's LUTs as straight-line code, tables folded in
+ * as constants), once per vector width, after lutnet_decl.h (the model's sizes and
+ * every part's function names).  lutrun.codegen writes one translation unit per
+ * part so that they compile in parallel; the one with LRX_MAIN defines the entry
+ * points.  It builds them for the machine that runs them (or cross-compiles them
+ * for a board) and caches the library by model digest.  Contract: lr_kernel.h. */
 #include <stdint.h>
 #include "lr_kernel.h"
+/* Parts call each other directly, not through the library's symbol table. */
+#define LRX_PART_FN __attribute__((visibility("hidden")))
 
 typedef uint64_t lr_w1;
 typedef uint64_t lr_w8 __attribute__((vector_size(8 * LR_TILE_WORDS)));
@@ -46,7 +50,8 @@ typedef uint64_t lr_w2 __attribute__((vector_size(16)));
 #endif
 #define VW 1
 #define FN(n) n##_w1
-#include "lutnet_body.h"
+#include "lutnet_decl.h"
+#include LRX_BODY
 #undef V
 #undef LD
 #undef ST
@@ -74,8 +79,10 @@ typedef lr_w8 lr_w8u __attribute__((aligned(8), may_alias));
 #endif
 #define VW LR_TILE_WORDS
 #define FN(n) n##_w8
-#include "lutnet_body.h"
+#include "lutnet_decl.h"
+#include LRX_BODY
 
+#ifdef LRX_MAIN
 void lrx_eval(const uint64_t *in, uint64_t *out, int64_t stride, int64_t w0, int64_t w1,
               uint64_t *scratch)
 {
@@ -97,3 +104,4 @@ void lrx_eval(const uint64_t *in, uint64_t *out, int64_t stride, int64_t w0, int
 const char *lrx_net_digest(void) { return LRX_DIGEST; }
 
 int lrx_abi(void) { return LR_KERNEL_ABI; }
+#endif

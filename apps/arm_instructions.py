@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Instructions per frame of the C engine on the boards' ARM cores, counted under qemu-user, as JSON.
+
+The fused call (modulator, LUT kernel, votes) of tests/native/golden.c, cross-compiled static as the package
+and lutrun.codegen build it, runs on built-in MNIST frames under ``-singlestep``; one frame in a batch costs
+(count for 2T frames - count for T) / T, T the frames of a whole number of kernel tiles (T * F a multiple of
+512 samples), so that both runs take the same path and the difference is whole tiles.  What a core does per cycle is not emulated: ``frames_per_s``
+assumes one instruction per cycle on a 650 MHz Cortex-A9 (PYNQ-Z2) or a 1.2 GHz Cortex-A53 (ZCU104, KV260).
+Needs Debian's gcc-arm-linux-gnueabihf, gcc-aarch64-linux-gnu and qemu-user-static; run from a checkout:
+
+    python apps/arm_instructions.py [MODEL] [--frames 15,4] [--targets armv7,aarch64]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import numpy as np  # noqa: E402
+
+import lutrun  # noqa: E402
+from golden import QEMU, count_instructions, cross_build, write_case  # noqa: E402
+from lutrun.codegen import TARGETS  # noqa: E402
+from lutrun import native  # noqa: E402
+from lutrun.datasets import load_idx_dataset  # noqa: E402
+from lutrun.stream.sources import builtin_dataset_dir  # noqa: E402
+
+CLOCK_HZ = {"armv7": 650e6, "aarch64": 1.2e9}
+CORE = {"armv7": "Cortex-A9 at 650 MHz", "aarch64": "Cortex-A53 at 1.2 GHz"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", default=lutrun.DEFAULT_MODEL)
+    parser.add_argument("--frames", default="15,4", help="sub-frames F to count, comma-separated")
+    parser.add_argument("--targets", default="armv7,aarch64")
+    args = parser.parse_args()
+    model = lutrun.load_model(args.model)
+    images = load_idx_dataset(builtin_dataset_dir(), "test").images
+    frames = [int(f) for f in args.frames.split(",")]
+    samples = 64 * native.require()[1].LR_TILE_WORDS  # one tile of the kernel
+    tile = {f: samples // math.gcd(f, samples) for f in frames}  # T
+    report = {"benchmark": "arm_instructions", "model": model.summary().get("name", str(args.model)),
+              "live_luts": model.live_luts(), "method": "(count(2T frames) - count(T frames)) / T, qemu -singlestep",
+              "tile_frames": tile, "targets": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for f in frames:
+            for n in (tile[f], 2 * tile[f]):
+                write_case(work / f"F{f}-{n}.case", model.with_modulation(frames=f), np.resize(images, (n, *images.shape[1:])))
+        for target in args.targets.split(","):
+            cc, qemu = shutil.which(TARGETS[target].compilers[0]), shutil.which(QEMU[target])
+            if cc is None or qemu is None:
+                sys.exit(f"arm_instructions: {TARGETS[target].compilers[0]} and {QEMU[target]} are needed")
+            binaries = {"generic": cross_build(target, cc, work / target / "generic" / "golden"),
+                        "specialised": cross_build(target, cc, work / target / "special" / "golden", model)}
+            counts = {}
+            with ThreadPoolExecutor() as pool:
+                jobs = {(kernel, f, n): pool.submit(count_instructions, qemu, binary, work / f"F{f}-{n}.case")
+                        for kernel, binary in binaries.items() for f in frames for n in (tile[f], 2 * tile[f])}
+                for kernel in binaries:
+                    for f in frames:
+                        per_frame = (jobs[kernel, f, 2 * tile[f]].result() - jobs[kernel, f, tile[f]].result()) / tile[f]
+                        counts[f"{kernel}_F{f}"] = {"instructions_per_frame": round(per_frame),
+                                                    "frames_per_s_at_1_ipc": round(CLOCK_HZ[target] / per_frame)}
+            report["targets"][target] = {"core": CORE[target], **counts}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
