@@ -59,10 +59,23 @@ static void lr_votes_class(const uint64_t *out, int64_t stride, const int32_t *r
     while (planes < LR_VOTE_PLANES && ((int64_t)1 << planes) <= n_rows)
         planes++;
     const int64_t samples = n_frames * frames;
+    if (samples <= 64) { /* one word (a single frame): plain popcounts, no planes to build and read back */
+        const uint64_t frame_mask = frames == 64 ? ~0ULL : (1ULL << frames) - 1;
+        for (int64_t f = 0; f < n_frames; f++) {
+            const uint64_t mask = frame_mask << (f * frames);
+            int64_t v = 0;
+            for (int32_t r = 0; r < n_rows; r++)
+                v += __builtin_popcountll(out[(int64_t)rows[r] * stride] & mask);
+            scores[f * n_classes + c] += (int32_t)v;
+        }
+        return;
+    }
     for (int64_t b0 = 0; b0 < samples; b0 += 64 * LR_VOTE_WORDS) {
         const int64_t w0 = b0 >> 6, words = (samples - b0 + 63) >> 6;
         const int full = words >= LR_VOTE_WORDS;
-        lr_vv acc[LR_VOTE_PLANES] = {{0}};
+        lr_vv acc[LR_VOTE_PLANES];
+        for (int k = 0; k < planes; k++) /* only the planes in use: all 32 would be 2 KB per block */
+            acc[k] = (lr_vv){0};
         int32_t r = 0;
         if (planes >= 4) /* eight rows at a time through carry-save adders into planes 0..2 (Harley-Seal) */
             for (; r + 8 <= n_rows; r += 8) {

@@ -25,6 +25,8 @@ def vote_engine(n_out: int, n_classes: int, frames: int, seed: int, silent: floa
 @pytest.mark.parametrize("n_out, n_classes, frames, n_frames", [
     (10, 10, 15, 1), (1000, 10, 15, 37), (1000, 10, 1, 513), (7, 3, 4, 1000), (64, 1, 64, 9), (65, 2, 65, 9),
     (300, 7, 1000, 3), (40, 4, 4096, 2), (200_000, 2, 1, 100), (8000, 10, 1, 130), (513, 5, 3, 171),
+    # one word of samples (a single frame's path): several frames in it, exactly 64, F = 1
+    (1000, 10, 15, 4), (50, 3, 64, 1), (30, 2, 1, 64), (12, 5, 7, 9), (100_000, 3, 1, 1),
 ])
 def test_bitsliced_votes_equal_the_reference(n_out, n_classes, frames, n_frames):
     for silent in (0.0, 0.3):
