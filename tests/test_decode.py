@@ -85,6 +85,31 @@ def test_halving_before_the_area_resize_is_within_one_grey_level(digits):
         assert np.abs(diff).max() <= 1
 
 
+@pytest.mark.parametrize("rows, cols, step", [(480, 640, 2), (7, 9, 2), (121, 333, 3), (2, 2, 2), (1081, 1921, 2)])
+def test_the_c_halving_of_strided_luma_is_opencvs_exact_area_halving(rows, cols, step):
+    from lutrun import native
+
+    packed = np.random.default_rng(rows).integers(0, 256, (rows, cols, step), dtype=np.uint8)
+    luma = packed[:, :, step - 1]
+    out = np.empty((rows // 2, cols // 2), np.uint8)
+    native.halve_strided(luma, out)
+    expected = cv2.resize(np.ascontiguousarray(luma)[:rows // 2 * 2, :cols // 2 * 2], (cols // 2, rows // 2),
+                          interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("fourcc, size", [("YUYV", (640, 480)), ("UYVY", (1280, 720)), ("YUYV", (1920, 1080))])
+def test_packed_yuv_luma_preprocesses_exactly_as_its_copy(digits, fourcc, size):
+    """The Y view of packed YUV is halved in C straight from the buffer: the same model input, bit for bit."""
+    rng = np.random.default_rng(3)
+    for shape in (MNIST, (32, 48, 1)):
+        decoder = FrameDecoder.for_model(fourcc, *size, shape)
+        data = encode(paper_frame(digits[0], *size, rng), fourcc)
+        luma = decoder(data)
+        assert luma.strides[1] == 2
+        np.testing.assert_array_equal(Preprocessor(shape)(luma), Preprocessor(shape)(np.ascontiguousarray(luma)))
+
+
 def test_broken_frames_are_named(digits):
     with pytest.raises(HardwareError, match="MJPEG frame of 5 bytes does not decode"):
         FrameDecoder.for_model("MJPG", 640, 480, MNIST)(np.frombuffer(b"\xff\xd8junk", np.uint8)[:5].copy())

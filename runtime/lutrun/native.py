@@ -51,3 +51,15 @@ def buffer(array: np.ndarray, ctype: str) -> Any:
 def simd_name() -> str:
     _, c = require()
     return ffi.string(c.lr_simd_name()).decode()
+
+
+def halve_strided(image: np.ndarray, out: np.ndarray) -> None:
+    """2x2 means of a uint8 [rows, cols] view whose columns are several bytes apart (the Y samples of packed
+    YUV), rounded as OpenCV's exact area halving, into C-contiguous uint8 ``out`` [rows // 2, cols // 2]."""
+    _, c = require()
+    rows, cols = image.shape
+    if image.dtype != np.uint8 or out.dtype != np.uint8 or out.shape != (rows // 2, cols // 2) \
+            or min(image.strides) < 1 or not out.flags.c_contiguous:
+        raise NativeError(f"internal: cannot halve {image.dtype} {image.shape} {image.strides} into {out.shape}")
+    check(c.lr_halve_u8(ffi.cast("const uint8_t *", image.ctypes.data), image.strides[0], image.strides[1], rows,
+                        cols, buffer(out, "uint8_t[]")), "lr_halve_u8")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lutrun import native
 from lutrun.errors import ConfigError, InputShapeError
 from lutrun.opencv import cv2
 
@@ -57,14 +58,22 @@ class Preprocessor:
         return frame[(fh - rows) // 2:(fh - rows) // 2 + rows, (fw - cols) // 2:(fw - cols) // 2 + cols]
 
     def _halved(self, image: np.ndarray) -> np.ndarray:
-        """``image`` reduced by 2x2 means while at least HALVE_WHILE pixels per output pixel remain each way."""
+        """``image`` reduced by 2x2 means while at least HALVE_WHILE pixels per output pixel remain each way.
+
+        A grey view whose samples are not adjacent (the luma of YUYV) is halved by the C engine straight
+        from the camera's buffer: OpenCV would first copy it whole."""
         h, w, _ = self.shape
         while image.shape[0] >= HALVE_WHILE * h and image.shape[1] >= HALVE_WHILE * w:
             shape = (image.shape[0] // 2, image.shape[1] // 2, *image.shape[2:])
             half = self._halves.get(shape)
             if half is None:
                 half = self._halves[shape] = np.empty(shape, np.uint8)
-            cv2.resize(image[:shape[0] * 2, :shape[1] * 2], (shape[1], shape[0]), dst=half, interpolation=cv2.INTER_AREA)
+            if image.ndim == 2 and 1 < image.strides[1] and image.strides[1] * image.shape[1] <= image.strides[0] \
+                    and native.lib is not None:
+                native.halve_strided(image, half)
+            else:
+                cv2.resize(image[:shape[0] * 2, :shape[1] * 2], (shape[1], shape[0]), dst=half,
+                           interpolation=cv2.INTER_AREA)
             image = half
         return image
 
