@@ -216,6 +216,8 @@ def test_model_swaps_under_a_1000_fps_stream_lose_no_frame_and_each_frame_has_on
         mine = [r for r in records if r["model"] == digest]
         expected = lutrun.create_engine("numpy", model).classify(images[[r["seq"] % len(images) for r in mine]])
         assert np.array_equal(np.array([r["scores"] for r in mine]), expected), digest
+    print(json.dumps({"swaps": status["model_swaps"], "rejected": status["model_swap_failures"],
+                      "frames": len(records), "frames_lost": int(len(records) - len(set(seqs.tolist())))}))
 
 
 def test_a_multipart_upload_is_installed_and_a_wide_bind_is_announced(tmp_path, caplog):
