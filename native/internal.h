@@ -24,6 +24,7 @@ struct lr_modulator {
     int16_t *steps; /* [frames] when every sub-frame's bit is a step of the value (v >= steps[f], 0..256), else NULL */
     uint32_t seed;
     uint64_t *patterns; /* [256 x pattern_words] when the bits depend on the value only */
+    uint8_t *ones;      /* [256] when every pattern is its value's count of low bits (thermometer), else NULL */
 };
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)

@@ -42,6 +42,7 @@ void lr_modulator_free(lr_modulator *mod)
     if (mod) {
         free(mod->patterns);
         free(mod->steps);
+        free(mod->ones);
         free(mod);
     }
 }
@@ -74,6 +75,16 @@ static inline int lr_pattern_bit(const lr_modulator *m, int32_t v, int32_t f)
 {
     return (int)(m->patterns[(int64_t)v * m->pattern_words + (f >> 6)] >> (f & 63)) & 1;
 }
+
+#ifdef LR_X86_GCC
+/* The CPUs that take lr_modulate_ones_avx512. */
+static int lr_has_avx512vbmi(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vbmi");
+}
+#endif
 
 int lr_modulator_new(int32_t method, int32_t frames, uint32_t seed, int32_t lo,
                      int32_t hi, int32_t n_pixels, lr_modulator **out)
@@ -117,6 +128,23 @@ int lr_modulator_new(int32_t method, int32_t frames, uint32_t seed, int32_t lo,
             m->steps[f] = (int16_t)v;
         }
     }
+#ifdef LR_X86_GCC
+    if (m->steps && frames <= 64 && lr_has_avx512vbmi()) { /* thermometer: each pattern is the low ones[v] bits */
+        if (!(m->ones = malloc(256))) {
+            lr_modulator_free(m);
+            return LR_ENOMEM;
+        }
+        for (int v = 0; v < 256 && m->ones; v++) {
+            const int n = __builtin_popcountll(m->patterns[v]);
+            if (m->patterns[v] != (n == 64 ? ~0ULL : (1ULL << n) - 1)) {
+                free(m->ones);
+                m->ones = NULL;
+            } else {
+                m->ones[v] = (uint8_t)n;
+            }
+        }
+    }
+#endif
     *out = m;
     return LR_OK;
 }
@@ -251,16 +279,80 @@ static void lr_modulate_steps(const lr_modulator *m, const uint8_t *pixels, int6
 }
 #endif
 
+#ifdef LR_X86_GCC
+#include <immintrin.h>
+
+/* Thermometer patterns, 64 pixel rows at a time: per frame, the pixels' bit counts are looked up
+ * 64 at once (two 128-entry byte permutes), each count n becomes its pattern (1 << n) - 1 by a
+ * variable shift and is appended to its row's word, kept in `acc` until the word fills.  Frames
+ * are read in order, each once: a batch streams from memory as the prefetcher expects.
+ * Returns 0, or -1 if `acc` could not be allocated (the caller takes the scalar path). */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static int
+lr_modulate_ones_avx512(const lr_modulator *m, const uint8_t *pixels, int64_t n_frames, uint64_t *out,
+                        int64_t stride)
+{
+    const int32_t np = m->n_pixels, F = m->frames, groups = (np + 63) / 64;
+    uint64_t *acc = aligned_alloc(64, sizeof(uint64_t) * 64 * (size_t)groups);
+    if (!acc)
+        return -1;
+    memset(acc, 0, sizeof(uint64_t) * 64 * (size_t)groups);
+    const __m512i lo = _mm512_loadu_si512(m->ones), hi = _mm512_loadu_si512(m->ones + 64);
+    const __m512i lo2 = _mm512_loadu_si512(m->ones + 128), hi2 = _mm512_loadu_si512(m->ones + 192);
+    const __m512i one = _mm512_set1_epi64(1);
+    const __mmask64 last = np % 64 ? (1ULL << (np % 64)) - 1 : ~0ULL;
+    uint8_t counts[64] __attribute__((aligned(64)));
+    int bit = 0;
+    int64_t word = 0;
+    for (int64_t i = 0; i < n_frames; i++) {
+        const uint8_t *frame = pixels + i * np;
+        const __m128i shift = _mm_cvtsi32_si128(bit), back = _mm_cvtsi32_si128(64 - bit);
+        const int full = bit + F >= 64;
+        for (int32_t k = 0; k < groups; k++) {
+            const __m512i v = _mm512_maskz_loadu_epi8(k == groups - 1 ? last : ~0ULL, frame + 64 * k);
+            const __m512i low = _mm512_permutex2var_epi8(lo, v, hi), high = _mm512_permutex2var_epi8(lo2, v, hi2);
+            _mm512_store_si512(counts, _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), low, high));
+            uint64_t *a = acc + 64 * k;
+            for (int g = 0; g < 8; g++) {
+                const __m512i n = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(counts + 8 * g)));
+                const __m512i pattern = _mm512_sub_epi64(_mm512_sllv_epi64(one, n), one); /* n = 64: all ones */
+                _mm512_store_si512(a + 8 * g, _mm512_or_si512(_mm512_load_si512(a + 8 * g),
+                                                              _mm512_sll_epi64(pattern, shift)));
+                if (full) {
+                    const int32_t r0 = 64 * k + 8 * g, r1 = r0 + 8 < np ? r0 + 8 : np;
+                    for (int32_t r = r0; r < r1; r++)
+                        out[r * stride + word] = acc[r];
+                    /* the bits past the word; a count of 64 gives 0: nothing carries */
+                    _mm512_store_si512(a + 8 * g, _mm512_srl_epi64(pattern, back));
+                }
+            }
+        }
+        word += full;
+        bit = (bit + F) & 63;
+    }
+    if (bit)
+        for (int32_t r = 0; r < np; r++)
+            out[r * stride + word] = acc[r];
+    free(acc);
+    return 0;
+}
+
+#endif
+
 static void lr_modulate_patterns(const lr_modulator *m, const uint8_t *pixels,
                                  int64_t n_frames, uint64_t *out, int64_t stride)
 {
 #if defined(__SSE2__)
     /* Compares cost per sub-frame, patterns per frame, and a transpose is worth it for a full word of
-     * samples: measured, compares win up to F = 3 from 64 samples on (docs/performance.md). */
-    if (m->steps && m->frames <= LR_STEPS_MAX_FRAMES && n_frames * m->frames >= 64) {
+     * samples: measured, compares win up to F = 3 from 64 samples on, and at F = 1 over the AVX-512
+     * thermometer path as well (docs/performance.md). */
+    if (m->steps && m->frames <= (m->ones ? 1 : LR_STEPS_MAX_FRAMES) && n_frames * m->frames >= 64) {
         lr_modulate_steps(m, pixels, n_frames, out, stride);
         return;
     }
+#endif
+#ifdef LR_X86_GCC
+    if (m->ones && n_frames * m->frames >= 64 && lr_modulate_ones_avx512(m, pixels, n_frames, out, stride) == 0)
+        return;
 #endif
     const int32_t first = m->frames <= LR_WORD_BITS ? lr_modulate_short_by_four(m, pixels, n_frames, out, stride) : 0;
     const int tail = m->frames - 64 * (m->pattern_words - 1);

@@ -151,12 +151,15 @@ def test_frames_shape_errors():
 
 @pytest.mark.parametrize("method, frames", [("thermometer", 1), ("sigma-delta", 1), ("thermometer", 4),
                                            ("thermometer", 15), ("thermometer", 100), ("sigma-delta", 4),
-                                           ("thermometer", 3), ("thermometer", 2)])
+                                           ("thermometer", 3), ("thermometer", 2), ("thermometer", 5),
+                                           ("thermometer", 63), ("thermometer", 64)])
 @pytest.mark.parametrize("value_range", [(0, 255), (40, 200), (0, 1), (254, 255)])
-@pytest.mark.parametrize("shape, n_frames", [((20, 20, 1), 130), ((28, 28, 1), 64), ((3, 5, 1), 7), ((9, 9, 3), 200)])
+@pytest.mark.parametrize("shape, n_frames", [((20, 20, 1), 130), ((28, 28, 1), 64), ((3, 5, 1), 7), ((9, 9, 3), 200),
+                                             ((5, 13, 1), 33), ((1, 1, 1), 70)])
 def test_the_step_front_end_is_bit_exact(method, frames, value_range, shape, n_frames, rng):
     """Sub-frames whose bit is a step of the value (thermometer; sigma-delta at F = 1): the C modulator compares
-    16 pixels at once and transposes 64 x 64 bit blocks into rows; the rest take the pattern path."""
+    16 pixels at once and transposes 64 x 64 bit blocks into rows, or (thermometer, F <= 64, AVX-512 VBMI) looks
+    up 64 pixels' bit counts at once and appends their patterns to 64 rows; the rest take the pattern path."""
     from lutrun.bits import pack_bits
     from lutrun.model import Modulation, random_model
     from lutrun.modulate import modulate
