@@ -146,4 +146,4 @@ temporal_options = [
 ]
 frames_option = click.option("--frames", type=click.IntRange(1, 4096), help="Sub-frames F [default: the model's].")
 generic_option = click.option("--generic", is_flag=True, help="cpu: only the table-driven kernel, no per-model C "
-                              "compile (~10 s once per model, then cached).")
+                              "compile (~4 s once per model on 2 cores, then cached).")

@@ -15,7 +15,7 @@ from lutrun.cli.common import (VIDEO_FILE, OutputFile, emit, engine_option, engi
               help="builtin, camera:N, video:PATH, images:DIR or dataset:DIR, options after '?', "
                    "e.g. dataset:DIR?rate=1000&shift=2 (docs/streaming.md). Repeat for several streams.")
 @engine_option
-@click.option("--specialise", is_flag=True, help="cpu: compile C for this model first (~10 s once, then cached).")
+@click.option("--specialise", is_flag=True, help="cpu: compile C for this model first (~4 s once on 2 cores, then cached).")
 @overlay_option
 @with_options(temporal_options)
 @frames_option
