@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from lutrun.datasets import load_idx_dataset
+from lutrun.datasets import load_dataset, load_idx_dataset
 from lutrun.engines import create_engine
 from lutrun.ensemble import ensemble
 from lutrun.errors import ConfigError
@@ -14,7 +14,7 @@ from lutrun.model import Modulation, random_model
 from lutrun.modelfile import load_model, save_model
 from lutrun.resources import resolve_model
 from lutrun.votes import predict
-from conftest import engines, run_cli
+from conftest import digit_folders, engines, run_cli
 
 STOCHASTIC = Modulation("stochastic", 7, 3, (0, 255))
 
@@ -82,6 +82,24 @@ def test_cli_merges_and_measures(tmp_path, mnist_dir):
     accuracy = load_model(out).info["accuracy"]
     assert accuracy["test"] == pytest.approx(default.info["accuracy"]["test"], abs=1e-9)
     assert 0.9 < accuracy["validation"] <= 1.0
+
+
+def test_cli_measures_on_an_image_folder_by_class_name(tmp_path):
+    """Class folders without a "0": folder k must be scored as the digit model's class k, not index k - 1."""
+    labels = digit_folders(tmp_path / "digits")
+    default = resolve_model(None)
+    paths = [save_model(default, tmp_path / f"{i}.lutnet") for i in range(2)]
+    out = tmp_path / "merged.lutnet"
+    result = run_cli("ensemble", *map(str, paths), "--out", str(out), "--data", str(tmp_path / "digits"),
+                     "--validation", "50")
+    assert result.returncode == 0, result.stderr
+    accuracy = load_model(out).info["accuracy"]
+    folder = load_dataset(tmp_path / "digits", "test", None, default.input_shape).relabelled(default.class_names)
+    assert len(folder.labels) == int(np.count_nonzero(labels))
+    with create_engine("cpu", default) as engine:
+        expected = float(np.mean(predict(engine.classify(folder.images)) == folder.labels))
+    assert accuracy["test"] == pytest.approx(expected, abs=1e-9) and expected > 0.9
+    assert 0.8 < accuracy["validation"] <= 1.0
 
 
 def test_cli_mismatch_is_a_one_line_error(tmp_path):

@@ -151,13 +151,14 @@ def train(config_path: str | None, **flags: Any) -> None:
 @click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=OutputFile(), help="The merged .lutnet to write.")
 @click.option("--name", default="ensemble", help="Model name stored in meta.")
-@click.option("--data", help="Also measure the merged model (C engine): the test split, and the first "
-              "--validation training images (the trainer's validation split).")
+@click.option("--data", help="Also measure the merged model (C engine) on this dataset (idx, image folder or .npz; "
+              "classes matched by name): its test split, and its val split or else the first --validation "
+              "training images (the trainer's validation split).")
 @click.option("--validation", default=5000, type=click.IntRange(0),
-              help="With --data: training images measured as the validation split (0: none).")
+              help="With --data and no val split: training images measured as the validation split (0: none).")
 def ensemble_cmd(models: tuple[str, ...], out: str, name: str, data: str | None, validation: int) -> None:
     """Merge trained MODELS side by side into one .lutnet whose votes are the sum of theirs."""
-    from lutrun.datasets import load_idx_dataset
+    from lutrun.datasets import dataset_splits, load_dataset
     from lutrun.engines import create_engine
     from lutrun.ensemble import ensemble
     from lutrun.evaluate import evaluate
@@ -166,9 +167,12 @@ def ensemble_cmd(models: tuple[str, ...], out: str, name: str, data: str | None,
     merged = ensemble([load_model(path) for path in models], name)
     if data:
         accuracy: dict[str, Any] = {"engine": "cpu", "frames": merged.modulation.frames}
-        splits = {"test": load_idx_dataset(data, "test")}
-        if validation:
-            splits["validation"] = load_idx_dataset(data, "train", validation)
+        shape, names = merged.input_shape, merged.class_names
+        splits = {"test": load_dataset(data, "test", None, shape).relabelled(names)}
+        if "val" in dataset_splits(data):
+            splits["validation"] = load_dataset(data, "val", None, shape).relabelled(names)
+        elif validation:
+            splits["validation"] = load_dataset(data, "train", validation, shape).relabelled(names)
         with create_engine("cpu", merged) as engine:
             for split, images in splits.items():
                 accuracy[split] = evaluate(engine, images.images, images.labels)["accuracy"]
