@@ -19,6 +19,10 @@ enum {
     LR_ENOMEM = 2    /* an allocation failed */
 };
 
+/* Words of samples per chunk of lr_classify (2,048 samples): its rows stay in L2.  bench fused
+ * times the stages one such chunk at a time, as the fused call runs them. */
+enum { LR_CHUNK_WORDS = 32 };
+
 enum {
     LR_MOD_THERMOMETER = 0,
     LR_MOD_STOCHASTIC = 1,

@@ -4,7 +4,6 @@
 #include <string.h>
 #include "internal.h"
 
-#define LR_CHUNK_WORDS 32 /* 2048 samples per chunk: the rows stay in L2 */
 
 struct lr_session {
     const lr_net *net;

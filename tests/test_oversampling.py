@@ -171,3 +171,16 @@ def test_the_step_front_end_is_bit_exact(method, frames, value_range, shape, n_f
     expected = pack_bits(modulate(frames.reshape(n_frames, -1), modulation, 0))
     got = create_engine("cpu", model).modulate_packed(frames)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_modulate_packed_into_a_reused_array_equals_a_fresh_one(rng):
+    """The benchmark's stage timing reuses one array: old contents never leak, a wrong array is refused."""
+    from lutrun.errors import InputShapeError
+
+    model = random_model((7, 9, 1), (8, 3), n_classes=3, modulation=Modulation("thermometer", 15))
+    engine = create_engine("cpu", model)
+    frames = rng.integers(0, 256, (37, 7, 9), dtype=np.uint8)
+    reused = np.full_like(engine.modulate_packed(frames), np.uint64(2**64 - 1))
+    np.testing.assert_array_equal(engine.modulate_packed(frames, out=reused), engine.modulate_packed(frames))
+    with pytest.raises(InputShapeError, match="out must be writable C-contiguous uint64"):
+        engine.modulate_packed(frames, out=reused[:, :-1])

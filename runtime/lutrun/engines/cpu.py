@@ -138,10 +138,18 @@ class CpuEngine(Engine):
 
     # -- the oversampling path, step by step and fused --------------------------
 
-    def modulate_packed(self, frames: np.ndarray, frame0: int = 0) -> np.ndarray:
-        """uint8 frames -> packed sub-frame samples [n_inputs, words] (C modulator)."""
+    def modulate_packed(self, frames: np.ndarray, frame0: int = 0, out: np.ndarray | None = None) -> np.ndarray:
+        """uint8 frames -> packed sub-frame samples [n_inputs, words] (C modulator), into ``out`` if given."""
         rows = self.frames_as_rows(frames)
-        packed = np.zeros((self.model.n_inputs, words_for(rows.shape[0] * self.modulation.frames)), np.uint64)
+        shape = (self.model.n_inputs, words_for(rows.shape[0] * self.modulation.frames))
+        if out is None:
+            packed = np.zeros(shape, np.uint64)
+        elif not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.uint64 \
+                or not out.flags.c_contiguous or not out.flags.writeable:
+            raise InputShapeError(f"out must be writable C-contiguous uint64 [{shape[0]}, {shape[1]}]")
+        else:
+            packed = out
+            packed[:, -1:] = 0  # the last word's unused samples, as a fresh array has them
         native.check(self.lib.lr_modulate(self._mod, native.buffer(rows, "uint8_t[]"), rows.shape[0],
                                           int(frame0) % 2**32, native.buffer(packed, "uint64_t[]"),
                                           packed.shape[1]), "lr_modulate")
