@@ -4,8 +4,8 @@
 The fused call (modulator, LUT kernel, votes) of tests/native/golden.c, cross-compiled static as the package
 and lutrun.codegen build it, runs on built-in MNIST frames under ``-singlestep``; one frame in a batch costs
 (count for 2T frames - count for T) / T, T the frames of a whole number of kernel tiles (T * F a multiple of
-512 samples), so that both runs take the same path and the difference is whole tiles.  What a core does per cycle is not emulated: ``frames_per_s``
-assumes one instruction per cycle on a 650 MHz Cortex-A9 (PYNQ-Z2) or a 1.2 GHz Cortex-A53 (ZCU104, KV260).
+512 samples), so that both runs take the same path and the difference is whole tiles.  What a core does per
+cycle is not emulated: ``frames_per_s`` assumes one instruction per cycle on a 650 MHz Cortex-A9 (PYNQ-Z2) or a 1.2 GHz Cortex-A53 (ZCU104, KV260).
 Needs Debian's gcc-arm-linux-gnueabihf, gcc-aarch64-linux-gnu and qemu-user-static; run from a checkout:
 
     python apps/arm_instructions.py [MODEL] [--frames 15,4] [--targets armv7,aarch64]
@@ -36,15 +36,36 @@ CLOCK_HZ = {"armv7": 650e6, "aarch64": 1.2e9}
 CORE = {"armv7": "Cortex-A9 at 650 MHz", "aarch64": "Cortex-A53 at 1.2 GHz"}
 
 
+def frame_counts(text: str) -> list[int]:
+    """--frames: sub-frame counts of 1..64 (a case at F frames runs 512 / gcd(F, 512) frames twice)."""
+    try:
+        counts = [int(f) for f in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
+    if not counts or not all(1 <= f <= 64 for f in counts):
+        raise argparse.ArgumentTypeError(f"sub-frame counts must be 1..64, got {text!r}")
+    return counts
+
+
+def board_targets(text: str) -> list[str]:
+    targets = text.split(",")
+    if not targets or any(t not in CLOCK_HZ for t in targets):
+        raise argparse.ArgumentTypeError(f"targets are armv7 and aarch64, got {text!r}")
+    return targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", default=lutrun.DEFAULT_MODEL)
-    parser.add_argument("--frames", default="15,4", help="sub-frames F to count, comma-separated")
-    parser.add_argument("--targets", default="armv7,aarch64")
+    parser.add_argument("--frames", default="15,4", type=frame_counts, help="sub-frames F to count, comma-separated")
+    parser.add_argument("--targets", default="armv7,aarch64", type=board_targets, help="armv7, aarch64 or both")
     args = parser.parse_args()
-    model = lutrun.load_model(args.model)
+    try:
+        model = lutrun.load_model(args.model)
+    except lutrun.LutrunError as exc:
+        sys.exit(f"arm_instructions: {exc}")
     images = load_idx_dataset(builtin_dataset_dir(), "test").images
-    frames = [int(f) for f in args.frames.split(",")]
+    frames = args.frames
     samples = 64 * native.require()[1].LR_TILE_WORDS  # one tile of the kernel
     tile = {f: samples // math.gcd(f, samples) for f in frames}  # T
     report = {"benchmark": "arm_instructions", "model": model.summary().get("name", str(args.model)),
@@ -55,7 +76,7 @@ def main() -> None:
         for f in frames:
             for n in (tile[f], 2 * tile[f]):
                 write_case(work / f"F{f}-{n}.case", model.with_modulation(frames=f), np.resize(images, (n, *images.shape[1:])))
-        for target in args.targets.split(","):
+        for target in args.targets:
             cc, qemu = shutil.which(TARGETS[target].compilers[0]), shutil.which(QEMU[target])
             if cc is None or qemu is None:
                 sys.exit(f"arm_instructions: {TARGETS[target].compilers[0]} and {QEMU[target]} are needed")

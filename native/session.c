@@ -4,7 +4,6 @@
 #include <string.h>
 #include "internal.h"
 
-
 struct lr_session {
     const lr_net *net;
     const lr_modulator *mod;

@@ -13,7 +13,7 @@ import numpy as np
 import lutrun
 from lutrun import native
 from lutrun.bits import pack_bits
-from lutrun.codegen import KERNEL_HEADER, TARGETS, kernel_flags, run_parallel, write_sources
+from lutrun.codegen import KERNEL_HEADER, TARGETS, compile_objects, kernel_flags
 from lutrun.engines import create_engine
 from lutrun.modulate import modulate
 
@@ -57,10 +57,8 @@ def cross_build(target: str, cc: str, out: Path, kernel_model: lutrun.Model | No
     objects: list[str] = []
     if kernel_model is not None:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
-        units = write_sources(kernel_model, out.parent)
-        run_parallel([[cc, *kernel_flags(target, version), "-c", "-I", str(out.parent), "-I",
-                       str(KERNEL_HEADER.parent), str(unit), "-o", str(unit.with_suffix(".o"))] for unit in units])
-        objects = ["-DLR_GOLDEN_KERNEL", *(str(unit.with_suffix(".o")) for unit in units)]
+        kernel = compile_objects(kernel_model, cc, kernel_flags(target, version), out.parent)
+        objects = ["-DLR_GOLDEN_KERNEL", *map(str, kernel)]
     command = [cc, "-static", *build.CFLAGS, *flags,
                *(str(NATIVE / f) for f in build.SOURCES), str(ROOT / "tests" / "native" / "golden.c"), *objects,
                "-o", str(out)]

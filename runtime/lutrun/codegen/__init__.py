@@ -109,12 +109,13 @@ def best_input_orders(tables: np.ndarray) -> np.ndarray:
     leaves = _reordered_leaves(np.asarray(tables, np.uint64)).astype(np.int64)
     ops = _distinct(leaves, ~np.isin(leaves, list(_FREE_LEAVES)))
     ids, base = leaves, 256
-    for _ in range(3):
+    for _ in range(2):  # the levels on x3 and x4
         a, b = ids[..., 0::2], ids[..., 1::2]
         mux = a != b
         ids = np.where(mux, base + a * base + b, a)  # a mux node's id names its two children
         ops += _distinct(ids, mux)
         base = base * base + 2 * base
+    ops += ids[..., 0] != ids[..., 1]  # the root on x5: one mux or none (its id would overflow int64)
     return _ORDERS[np.argmin(ops, axis=1)]
 
 
@@ -257,13 +258,20 @@ def compile_kernel(model: Model, target: str = "native", out: Path | None = None
         destination = (out or cache_dir()) / prebuilt_name(model, target)
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent) as tmp:
-        units = write_sources(model, Path(tmp))
-        include = ["-I", tmp, "-I", str(KERNEL_HEADER.parent)]
-        run_parallel([[cc, *flags, "-c", *include, str(unit), "-o", str(unit.with_suffix(".o"))] for unit in units])
+        objects = compile_objects(model, cc, flags, Path(tmp))
         built = Path(tmp) / "kernel.so"
-        run_parallel([[cc, *flags, *(str(unit.with_suffix(".o")) for unit in units), "-o", str(built)]])
+        run_parallel([[cc, *flags, *map(str, objects), "-o", str(built)]])
         os.replace(built, destination)  # atomic: a reader never sees half a library
     return destination
+
+
+def compile_objects(model: Model, cc: str, flags: list[str], folder: Path) -> list[Path]:
+    """``model``'s sources written into ``folder`` and compiled there by ``cc`` with ``flags``, all parts at
+    once; returns the object files (for a shared library, or a static harness: tests/golden.py)."""
+    units = write_sources(model, folder)
+    include = ["-I", str(folder), "-I", str(KERNEL_HEADER.parent)]
+    run_parallel([[cc, *flags, "-c", *include, str(unit), "-o", str(unit.with_suffix(".o"))] for unit in units])
+    return [unit.with_suffix(".o") for unit in units]
 
 
 def run_parallel(commands: list[list[str]]) -> None:
