@@ -6,6 +6,8 @@ and lutrun.codegen build it, runs on built-in MNIST frames under ``-singlestep``
 (count for 2T frames - count for T) / T, T the frames of a whole number of kernel tiles (T * F a multiple of
 512 samples), so that both runs take the same path and the difference is whole tiles.  What a core does per
 cycle is not emulated: ``frames_per_s`` assumes one instruction per cycle on a 650 MHz Cortex-A9 (PYNQ-Z2) or a 1.2 GHz Cortex-A53 (ZCU104, KV260).
+The camera path's C reduction (lr_area_u8, ``golden --area``) is counted the same way, one call against two,
+for the crops of a VGA YUYV frame and of BinaryBrain's 640x132 GREY window to 28x28.
 Needs Debian's gcc-arm-linux-gnueabihf, gcc-aarch64-linux-gnu and qemu-user-static; run from a checkout:
 
     python apps/arm_instructions.py [MODEL] [--frames 15,4] [--targets armv7,aarch64]
@@ -34,6 +36,8 @@ from lutrun.stream.sources import builtin_dataset_dir  # noqa: E402
 
 CLOCK_HZ = {"armv7": 650e6, "aarch64": 1.2e9}
 CORE = {"armv7": "Cortex-A9 at 650 MHz", "aarch64": "Cortex-A53 at 1.2 GHz"}
+# name -> golden --area ROWS COLS STEP OUT_ROWS OUT_COLS: the centred crops lutrun.preprocess reduces
+CROPS = {"area_yuyv_640x480": (480, 480, 2, 28, 28), "area_grey_640x132": (132, 132, 1, 28, 28)}
 
 
 def frame_counts(text: str) -> list[int]:
@@ -84,13 +88,21 @@ def main() -> None:
                         "specialised": cross_build(target, cc, work / target / "special" / "golden", model)}
             counts = {}
             with ThreadPoolExecutor() as pool:
-                jobs = {(kernel, f, n): pool.submit(count_instructions, qemu, binary, work / f"F{f}-{n}.case")
+                jobs = {(kernel, f, n): pool.submit(count_instructions, qemu, binary, str(work / f"F{f}-{n}.case"),
+                                                    "--classify-only")
                         for kernel, binary in binaries.items() for f in frames for n in (tile[f], 2 * tile[f])}
+                areas = {(crop, n): pool.submit(count_instructions, qemu, binaries["generic"], "--area",
+                                                *map(str, (*shape, n)))
+                         for crop, shape in CROPS.items() for n in (1, 2)}
                 for kernel in binaries:
                     for f in frames:
                         per_frame = (jobs[kernel, f, 2 * tile[f]].result() - jobs[kernel, f, tile[f]].result()) / tile[f]
                         counts[f"{kernel}_F{f}"] = {"instructions_per_frame": round(per_frame),
                                                     "frames_per_s_at_1_ipc": round(CLOCK_HZ[target] / per_frame)}
+                for crop in CROPS:
+                    per_frame = areas[crop, 2].result() - areas[crop, 1].result()
+                    counts[crop] = {"instructions_per_frame": per_frame,
+                                    "us_at_1_ipc": round(per_frame / CLOCK_HZ[target] * 1e6, 1)}
             report["targets"][target] = {"core": CORE[target], **counts}
     print(json.dumps(report, indent=2))
 

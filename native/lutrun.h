@@ -61,11 +61,14 @@ int lr_pack(const uint8_t *bits, int64_t n_samples, int32_t n_features,
 int lr_unpack(const uint64_t *packed, int64_t stride, int64_t n_samples,
               int32_t n_features, uint8_t *bits);
 
-/* 2x2 means, (a + b + c + d + 2) >> 2 as OpenCV's exact area halving rounds them, of a uint8 image whose
- * rows are row_stride bytes apart and whose columns are step bytes apart (the luma of packed YUV: 2), into
- * contiguous dst [rows / 2][cols / 2]: one pass where a copy of the strided samples and a halving were two. */
-int lr_halve_u8(const uint8_t *src, int64_t row_stride, int64_t step, int32_t rows, int32_t cols,
-                uint8_t *dst);
+/* The exact area mean of a uint8 image whose rows are row_stride bytes apart and whose columns are step
+ * bytes apart (the luma of packed YUV: 2), reduced to contiguous dst [out_rows][out_cols] (no larger than
+ * the image), rounded half up: OpenCV's INTER_AREA in integers, in one pass over the camera's buffer.
+ * At most LR_AREA_MAX_PIXELS source pixels (every sum within uint32: 4096 x 4096 fits).  acc: scratch of
+ * cols + (cols + 1) / 2 uint32 (column sums, and whole rows summed in uint16). */
+enum { LR_AREA_MAX_PIXELS = 16843009 }; /* UINT32_MAX / 255 */
+int lr_area_u8(const uint8_t *src, int64_t row_stride, int64_t step, int32_t rows, int32_t cols,
+               uint8_t *dst, int32_t out_rows, int32_t out_cols, uint32_t *acc);
 
 /* Class scores: scores[i][c] = number of set bits of frame i's F samples over
  * the rows whose class is c (classes[o] = -1: no vote). */

@@ -68,16 +68,23 @@ def cross_build(target: str, cc: str, out: Path, kernel_model: lutrun.Model | No
     return out
 
 
-def run_golden(qemu: str, binary: Path, case: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([qemu, *extra, str(binary), str(case)], capture_output=True, text=True, timeout=600)
+def run_golden(qemu: str, binary: Path, *args: str) -> subprocess.CompletedProcess:
+    """``binary ARGS`` (golden.c's command line) under ``qemu``."""
+    return subprocess.run([qemu, str(binary), *args], capture_output=True, text=True, timeout=600)
 
 
-def count_instructions(qemu: str, binary: Path, case: Path) -> int:
-    """Instructions the fused call of ``case`` executes (``golden CASE --classify-only``), one logged
-    translation block per instruction under ``-singlestep``."""
-    process = subprocess.Popen([qemu, "-singlestep", "-d", "exec,nochain", "-D", "/dev/stderr", str(binary), str(case),
-                                "--classify-only"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def count_instructions(qemu: str, binary: Path, *args: str) -> int:
+    """Instructions ``binary ARGS`` executes (``CASE --classify-only``: the fused call), one logged translation
+    block per instruction under ``-singlestep``."""
+    process = subprocess.Popen([qemu, "-singlestep", "-d", "exec,nochain", "-D", "/dev/stderr", str(binary), *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     count = sum(line.startswith(b"Trace") for line in process.stderr)
     if process.wait() != 0:
-        raise RuntimeError(f"{binary} {case} failed under {qemu}")
+        raise RuntimeError(f"{binary} {' '.join(args)} failed under {qemu}")
     return count
+
+
+def area_image(rows: int, cols: int, step: int) -> np.ndarray:
+    """The image of ``golden --area``: byte b of row r is (131 r + 71 b + (r ^ b)) mod 256, every step-th byte."""
+    r, b = np.arange(rows)[:, None], np.arange(cols * step)[None, :]
+    return ((131 * r + 71 * b + (r ^ b)) % 256).astype(np.uint8)[:, ::step]

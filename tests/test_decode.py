@@ -59,7 +59,7 @@ def test_raw_formats_give_exactly_the_luma_opencv_would(digits, fourcc):
 @pytest.mark.parametrize("fourcc, size", [("MJPG", (640, 480)), ("MJPG", (1280, 720)), ("YUYV", (640, 480)),
                                           ("GREY", (640, 132))])
 def test_every_path_stays_within_a_grey_level_or_two_of_yesterdays(digits, fourcc, size):
-    """Scaled JPEG decoding and the 2x2 halving change pixels slightly; measured bounds, per format."""
+    """Scaled JPEG decoding and the integer area mean change pixels slightly; measured bounds, per format."""
     rng = np.random.default_rng(1)
     decoder = FrameDecoder.for_model(fourcc, *size, MNIST)
     preprocess = Preprocessor(MNIST)
@@ -76,31 +76,65 @@ def test_every_path_stays_within_a_grey_level_or_two_of_yesterdays(digits, fourc
     assert worst <= worst_bound and np.mean(mean) < mean_bound, (worst, np.mean(mean))
 
 
-def test_halving_before_the_area_resize_is_within_one_grey_level(digits):
+@pytest.mark.parametrize("shape", [MNIST, (28, 28, 3)])
+def test_a_reduced_frame_is_within_one_grey_level_of_one_opencv_area_resize(digits, shape):
+    """Grey: the C area mean; colour: OpenCV's 2x2 halvings, then its area resize."""
     rng = np.random.default_rng(2)
-    preprocess = Preprocessor(MNIST)
+    preprocess = Preprocessor(shape)
     for digit in digits[:20]:
-        frame = cv2.cvtColor(paper_frame(digit, 640, 480, rng), cv2.COLOR_BGR2GRAY)
-        diff = preprocess(frame).astype(int) - reference(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)).astype(int)
-        assert np.abs(diff).max() <= 1
+        frame = paper_frame(digit, 640, 480, rng)
+        ours = preprocess(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if shape[2] == 1 else frame)
+        theirs = reference(cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+                           if shape[2] == 1 else frame, shape)
+        assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
 
 
-@pytest.mark.parametrize("rows, cols, step", [(480, 640, 2), (7, 9, 2), (121, 333, 3), (2, 2, 2), (1081, 1921, 2)])
-def test_the_c_halving_of_strided_luma_is_opencvs_exact_area_halving(rows, cols, step):
+def overlaps(n: int, m: int) -> np.ndarray:
+    """[n, m]: how much of source element j (spanning [j*n, (j+1)*n)) output element i ([i*m, (i+1)*m)) covers."""
+    i, j = np.arange(n)[:, None], np.arange(m)[None, :]
+    return np.clip(np.minimum((i + 1) * m, (j + 1) * n) - np.maximum(i * m, j * n), 0, None)
+
+
+@pytest.mark.parametrize("rows, cols, step, out", [
+    (480, 480, 2, (28, 28)), (7, 9, 2, (3, 4)), (121, 333, 3, (28, 28)), (1, 1, 1, (1, 1)), (28, 28, 1, (28, 28)),
+    (1081, 1921, 2, (28, 28)), (600, 40, 1, (2, 3)), (9, 5, 4, (9, 5)), (132, 132, 1, (32, 48)),
+])
+def test_the_c_area_mean_is_exact_in_integers(rows, cols, step, out):
+    """lr_area_u8 against the area mean written as two overlap matrices, bit for bit: strided and contiguous
+    views, one output per source pixel, blocks of more than 257 rows (its uint16 row sums), all-white."""
     from lutrun import native
 
-    packed = np.random.default_rng(rows).integers(0, 256, (rows, cols, step), dtype=np.uint8)
-    luma = packed[:, :, step - 1]
-    out = np.empty((rows // 2, cols // 2), np.uint8)
-    native.halve_strided(luma, out)
-    expected = cv2.resize(np.ascontiguousarray(luma)[:rows // 2 * 2, :cols // 2 * 2], (cols // 2, rows // 2),
-                          interpolation=cv2.INTER_AREA)
-    np.testing.assert_array_equal(out, expected)
+    rng = np.random.default_rng(rows)
+    for packed in (rng.integers(0, 256, (rows, cols, step), dtype=np.uint8),
+                   np.full((rows, cols, step), 255, np.uint8)):
+        image = packed[:, :, step - 1]
+        h, w = image.shape
+        got = np.empty(out, np.uint8)
+        native.area_resize(image, got, np.empty(native.area_scratch(w), np.uint32))
+        sums = overlaps(out[0], h) @ image.astype(np.int64) @ overlaps(out[1], w).T
+        np.testing.assert_array_equal(got, (sums + h * w // 2) // (h * w))
+        assert np.abs(got.astype(int) - cv2.resize(np.ascontiguousarray(image), out[::-1],
+                                                   interpolation=cv2.INTER_AREA)).max() <= 1
+
+
+def test_the_c_area_mean_refuses_what_it_cannot_reduce_exactly():
+    from lutrun import native
+    from lutrun.errors import NativeError
+
+    image = np.zeros((10, 10), np.uint8)
+    with pytest.raises(NativeError, match="cannot reduce"):
+        native.area_resize(image, np.empty((11, 5), np.uint8), np.empty(native.area_scratch(10), np.uint32))
+    with pytest.raises(NativeError, match="cannot reduce"):
+        native.area_resize(image, np.empty((5, 5), np.uint8), np.empty(10, np.uint32))  # scratch too small
+    huge = np.full((4200, 4200), 7, np.uint8)  # past LR_AREA_MAX_PIXELS: its sums would overflow uint32
+    with pytest.raises(NativeError, match="cannot reduce"):
+        native.area_resize(huge, np.empty((28, 28), np.uint8), np.empty(native.area_scratch(4200), np.uint32))
+    assert (Preprocessor(MNIST)(huge) == 7).all()  # the Preprocessor leaves such a frame to OpenCV
 
 
 @pytest.mark.parametrize("fourcc, size", [("YUYV", (640, 480)), ("UYVY", (1280, 720)), ("YUYV", (1920, 1080))])
 def test_packed_yuv_luma_preprocesses_exactly_as_its_copy(digits, fourcc, size):
-    """The Y view of packed YUV is halved in C straight from the buffer: the same model input, bit for bit."""
+    """The Y view of packed YUV is reduced in C straight from the buffer: the same model input, bit for bit."""
     rng = np.random.default_rng(3)
     for shape in (MNIST, (32, 48, 1)):
         decoder = FrameDecoder.for_model(fourcc, *size, shape)

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from conftest import require_tool, run_cli
-from golden import QEMU, cross_build, run_golden, write_case
+from golden import QEMU, area_image, cross_build, run_golden, write_case
 
 import lutrun
 from lutrun.codegen import (TARGETS, best_input_orders, compile_kernel, expand_table, generate_sources, kernel_for,
                             load_kernel, lut_expression, prebuilt_name)
 from lutrun.datasets import load_idx_dataset
 from lutrun.engines import create_engine
+from lutrun import native
 from lutrun.errors import BackendUnavailableError
 from lutrun.model import METHODS, Modulation, random_model
 from lutrun.stream.sources import builtin_dataset_dir
@@ -133,7 +134,7 @@ def build(target: str, out: Path, kernel_model: lutrun.Model | None = None) -> P
 
 
 def check_golden(target: str, binary: Path, case: Path) -> str:
-    result = run_golden(require_tool(QEMU[target]), binary, case)
+    result = run_golden(require_tool(QEMU[target]), binary, str(case))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "exact" in result.stdout and "neon" in result.stdout, result.stdout
     return result.stdout
@@ -143,7 +144,8 @@ def check_golden(target: str, binary: Path, case: Path) -> str:
 @pytest.mark.parametrize("target", ["armv7", "aarch64"])
 def test_the_c_engine_cross_compiled_for_the_board_matches_the_reference_under_qemu(target, tmp_path):
     """The default model on the built-in MNIST frames (all three modulations), and random models of every
-    fan-in with their specialised kernels, bit for bit: modulator rows, LUT outputs and scores."""
+    fan-in with their specialised kernels, bit for bit: modulator rows, LUT outputs and scores; and the camera
+    path's area mean as this machine's build computes it (itself checked against numpy in test_decode)."""
     generic = build(target, tmp_path / "golden")
     images = load_idx_dataset(builtin_dataset_dir(), "test", limit=120).images
     default = lutrun.load_model(lutrun.DEFAULT_MODEL)
@@ -163,3 +165,12 @@ def test_the_c_engine_cross_compiled_for_the_board_matches_the_reference_under_q
         check_golden(target, generic, case)
         special = build(target, tmp_path / f"k{k}" / "golden", kernel_model=model)
         assert "specialised" in check_golden(target, special, case)
+    # The camera path's area mean (NEON's uint16 row sums; over 257 rows per output row in the last case).
+    for rows, cols, step, out in ((480, 480, 2, (28, 28)), (132, 132, 1, (28, 28)), (121, 333, 3, (5, 7)),
+                                  (600, 40, 1, (2, 3))):
+        result = run_golden(require_tool(QEMU[target]), generic, "--area", *map(str, (rows, cols, step, *out, 1)))
+        assert result.returncode == 0, result.stderr
+        expected = np.empty(out, np.uint8)
+        image = area_image(rows, cols, step)
+        native.area_resize(image, expected, np.empty(native.area_scratch(cols), np.uint32))
+        assert result.stdout.strip() == expected.tobytes().hex()

@@ -53,13 +53,21 @@ def simd_name() -> str:
     return ffi.string(c.lr_simd_name()).decode()
 
 
-def halve_strided(image: np.ndarray, out: np.ndarray) -> None:
-    """2x2 means of a uint8 [rows, cols] view whose columns are several bytes apart (the Y samples of packed
-    YUV), rounded as OpenCV's exact area halving, into C-contiguous uint8 ``out`` [rows // 2, cols // 2]."""
+def area_scratch(cols: int) -> int:
+    """The uint32 scratch ``area_resize`` needs for an image ``cols`` wide (lr_area_u8 in native/lutrun.h)."""
+    return cols + (cols + 1) // 2
+
+
+def area_resize(image: np.ndarray, out: np.ndarray, acc: np.ndarray) -> None:
+    """The exact area mean of a uint8 [rows, cols] view with any positive strides (the Y samples of packed
+    YUV are two bytes apart), of at most LR_AREA_MAX_PIXELS, into C-contiguous uint8 ``out`` no larger than
+    ``image``; rounded half up, so within a grey level of OpenCV's INTER_AREA.  ``acc``: uint32 scratch of at least ``area_scratch(cols)``."""
     _, c = require()
     rows, cols = image.shape
-    if image.dtype != np.uint8 or out.dtype != np.uint8 or out.shape != (rows // 2, cols // 2) \
-            or min(image.strides) < 1 or not out.flags.c_contiguous:
-        raise NativeError(f"internal: cannot halve {image.dtype} {image.shape} {image.strides} into {out.shape}")
-    check(c.lr_halve_u8(ffi.cast("const uint8_t *", image.ctypes.data), image.strides[0], image.strides[1], rows,
-                        cols, buffer(out, "uint8_t[]")), "lr_halve_u8")
+    if image.dtype != np.uint8 or out.dtype != np.uint8 or out.ndim != 2 or out.shape[0] > rows \
+            or out.shape[1] > cols or min(image.strides) < 1 or not out.flags.c_contiguous \
+            or acc.dtype != np.uint32 or acc.size < area_scratch(cols) or rows * cols > c.LR_AREA_MAX_PIXELS:
+        raise NativeError(f"internal: cannot reduce {image.dtype} {image.shape} {image.strides} to {out.shape}")
+    check(c.lr_area_u8(ffi.cast("const uint8_t *", image.ctypes.data), image.strides[0], image.strides[1], rows,
+                       cols, buffer(out, "uint8_t[]"), out.shape[0], out.shape[1], buffer(acc, "uint32_t[]")),
+          "lr_area_u8")

@@ -12,9 +12,9 @@ from lutrun.errors import ConfigError, InputShapeError
 from lutrun.opencv import cv2
 
 CROPS = ("center", "none")
-# Halve with OpenCV's exact 2x2 area path while at least this many pixels per output pixel remain; the final
-# fractional area resize then reads a quarter of the pixels.  Within +-1 grey level of one area resize from
-# the full crop on camera frames (tests/test_decode.py; docs/streaming.md).
+# Colour frames: halve with OpenCV's exact 2x2 area path while at least this many pixels per output pixel
+# remain; the final fractional area resize then reads a quarter of the pixels.  Within +-1 grey level of one
+# area resize from the full crop on camera frames (tests/test_decode.py; docs/streaming.md).
 HALVE_WHILE = 16
 # (frame channels, model channels) -> OpenCV conversion (looked up when used: cv2 loads lazily)
 _CONVERSIONS = {(3, 1): "COLOR_BGR2GRAY", (4, 1): "COLOR_BGRA2GRAY", (1, 3): "COLOR_GRAY2BGR", (4, 3): "COLOR_BGRA2BGR"}
@@ -42,6 +42,7 @@ class Preprocessor:
         h, w, c = self.shape
         self._resized = np.empty((h, w) if c == 1 else (h, w, 3), np.uint8)
         self._halves: dict[tuple[int, ...], np.ndarray] = {}  # buffers of the 2x2 reductions, by shape
+        self._acc = np.empty(0, np.uint32)  # the C area reduction's column sums
         # A 256-entry grey-level map applied after the resize (the source's: video-range luma), or None.
         self.levels: np.ndarray | None = None
 
@@ -58,24 +59,33 @@ class Preprocessor:
         return frame[(fh - rows) // 2:(fh - rows) // 2 + rows, (fw - cols) // 2:(fw - cols) // 2 + cols]
 
     def _halved(self, image: np.ndarray) -> np.ndarray:
-        """``image`` reduced by 2x2 means while at least HALVE_WHILE pixels per output pixel remain each way.
-
-        A grey view whose samples are not adjacent (the luma of YUYV) is halved by the C engine straight
-        from the camera's buffer: OpenCV would first copy it whole."""
+        """``image`` reduced by 2x2 means while at least HALVE_WHILE pixels per output pixel remain each way."""
         h, w, _ = self.shape
         while image.shape[0] >= HALVE_WHILE * h and image.shape[1] >= HALVE_WHILE * w:
             shape = (image.shape[0] // 2, image.shape[1] // 2, *image.shape[2:])
             half = self._halves.get(shape)
             if half is None:
                 half = self._halves[shape] = np.empty(shape, np.uint8)
-            if image.ndim == 2 and 1 < image.strides[1] and image.strides[1] * image.shape[1] <= image.strides[0] \
-                    and native.lib is not None:
-                native.halve_strided(image, half)
-            else:
-                cv2.resize(image[:shape[0] * 2, :shape[1] * 2], (shape[1], shape[0]), dst=half,
-                           interpolation=cv2.INTER_AREA)
+            cv2.resize(image[:shape[0] * 2, :shape[1] * 2], (shape[1], shape[0]), dst=half,
+                       interpolation=cv2.INTER_AREA)
             image = half
         return image
+
+    def _resize(self, image: np.ndarray) -> None:
+        """``image`` (the crop, in the model's colours) area-resized into ``self._resized``.
+
+        A grey image (up to 16.8 M pixels) is reduced by the C engine in one pass, in place: the luma of
+        YUYV is a view whose samples are two bytes apart, which OpenCV would first copy whole."""
+        h, w, _ = self.shape
+        rows, cols = image.shape[:2]
+        if image.ndim == 2 and rows >= h and cols >= w and native.lib is not None \
+                and rows * cols <= native.lib.LR_AREA_MAX_PIXELS \
+                and 1 <= image.strides[1] and image.strides[1] * cols <= image.strides[0]:
+            if self._acc.size < native.area_scratch(cols):
+                self._acc = np.empty(native.area_scratch(cols), np.uint32)
+            native.area_resize(image, self._resized, self._acc)
+        else:
+            cv2.resize(self._halved(image), (w, h), dst=self._resized, interpolation=cv2.INTER_AREA)
 
     def __call__(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """One frame -> uint8 [H, W, C] (into ``out`` if given)."""
@@ -95,7 +105,7 @@ class Preprocessor:
         if image.shape[:2] == (h, w):
             np.copyto(self._resized, image.reshape(self._resized.shape))
         else:
-            cv2.resize(self._halved(image), (w, h), dst=self._resized, interpolation=cv2.INTER_AREA)
+            self._resize(image)
         if self.levels is not None:
             cv2.LUT(self._resized, self.levels, dst=self._resized)
         if self.normalize:

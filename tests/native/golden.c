@@ -9,7 +9,10 @@
  * Built with -DLR_GOLDEN_KERNEL, the model's specialised kernel (linked in) is checked as well.
  * Exit status 0 when every modulated bit, output bit and score matches.
  * `golden CASE --classify-only` runs the fused call alone and checks nothing: for counting the
- * instructions a frame costs under an emulator (docs/boards.md). */
+ * instructions a frame costs under an emulator (docs/boards.md).
+ * `golden --area ROWS COLS STEP OUT_ROWS OUT_COLS REPEATS` reduces a camera-like image REPEATS times with
+ * lr_area_u8 and prints the result in hex: byte b of row r is (131 r + 71 b + (r ^ b)) mod 256, and the image
+ * is every STEP-th byte of each row (the luma of YUYV: 2). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +49,36 @@ static int compare(const char *what, const uint64_t *got, const uint64_t *want, 
 #include "lr_kernel.h"
 #endif
 
+static int area(char **argv)
+{
+    const int32_t rows = atoi(argv[2]), cols = atoi(argv[3]), step = atoi(argv[4]), out_rows = atoi(argv[5]),
+                  out_cols = atoi(argv[6]), repeats = atoi(argv[7]);
+    const int64_t stride = (int64_t)cols * step;
+    uint8_t *image = malloc((size_t)(rows * stride) + 1), *out = malloc((size_t)out_rows * out_cols + 1);
+    uint32_t *acc = malloc(4 * ((size_t)cols + (cols + 1) / 2) + 4);
+    if (!image || !out || !acc)
+        return 2;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t b = 0; b < stride; b++)
+            image[r * stride + b] = (uint8_t)(131 * r + 71 * b + (r ^ b));
+    for (int32_t i = 0; i < repeats; i++)
+        if (lr_area_u8(image, stride, step, rows, cols, out, out_rows, out_cols, acc) != LR_OK) {
+            fprintf(stderr, "golden: lr_area_u8 refused the image\n");
+            return 2;
+        }
+    for (int64_t i = 0; i < (int64_t)out_rows * out_cols; i++)
+        printf("%02x", out[i]);
+    printf("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 8 && !strcmp(argv[1], "--area"))
+        return area(argv);
     const int classify_only = argc == 3 && !strcmp(argv[2], "--classify-only");
     if ((argc != 2 && !classify_only) || !(in = fopen(argv[1], "rb"))) {
-        fprintf(stderr, "usage: golden CASE [--classify-only]\n");
+        fprintf(stderr, "usage: golden CASE [--classify-only] | golden --area ROWS COLS STEP OUT_ROWS OUT_COLS REPEATS\n");
         return 2;
     }
     char magic[4];
