@@ -85,6 +85,50 @@ def test_two_streams_keep_their_own_order(model, sample):
         assert [p for _, p in mine] == expected[:n]
 
 
+class OneAtATime(DatasetSource):
+    """The same dataset read frame by frame: the path a paced or live source takes."""
+
+    @property
+    def blocks(self):
+        return False
+
+
+@pytest.mark.parametrize("preprocess", [{}, {"invert": True}])
+def test_blocks_of_an_unpaced_dataset_give_what_frame_by_frame_reading_gives(model, sample, preprocess):
+    """Held and looped frames, copied as one array or preprocessed one by one: the same frames, numbers,
+    labels and (stochastic, position-dependent) predictions as the per-frame path and the batch call."""
+    options = {"hold": 3, "loop": 2, "limit": 100}
+    results = []
+    for source in (open_source("builtin?rate=0&hold=3&loop=2&limit=100"),
+                   OneAtATime(str(builtin_dataset_dir()), **options)):
+        sink = Collect()
+        with create_engine("cpu", model) as engine:
+            Pipeline(source, engine, [sink], PipelineOptions(preprocess=preprocess)).run()
+        results.append(sink)
+    assert results[0].seq == results[1].seq == list(range(600))
+    assert results[0].pred == results[1].pred and results[0].labels == results[1].labels
+    images = np.repeat(sample.images[:100], 3, axis=0)
+    with create_engine("cpu", model) as engine:
+        frames = 255 - images if preprocess else images
+        expected = predict(engine.classify(np.concatenate([frames, frames]), frame0=0))
+    assert results[0].pred == expected.tolist()
+    assert results[0].labels == np.tile(np.repeat(sample.labels[:100], 3), 2).tolist()
+
+
+def test_a_block_larger_than_the_queue_waits_for_it_to_empty_or_evicts_the_oldest():
+    from lutrun.stream.handoff import Handoff
+
+    keep = Handoff(4, drop_oldest=False)
+    assert keep.put_many([1, 2, 3, 4, 5, 6]) == []  # empty: the whole block goes in
+    threading.Timer(0.05, lambda: keep.get_into(np.zeros(8, np.intp))).start()
+    t0 = time.monotonic()
+    assert keep.put_many([7]) == [] and time.monotonic() - t0 >= 0.04  # full: waited for the reader
+    latest = Handoff(4, drop_oldest=True)
+    assert latest.put_many([1, 2, 3]) == [] and latest.put_many([4, 5, 6]) == [1, 2]
+    out = np.zeros(8, np.intp)
+    assert latest.get_into(out) == 4 and out[:4].tolist() == [3, 4, 5, 6]
+
+
 def test_live_overload_drops_oldest_and_newest_wins(model, sample):
     sink = Collect()
     engine = SlowEngine(model)

@@ -87,6 +87,11 @@ class Preprocessor:
         else:
             cv2.resize(self._halved(image), (w, h), dst=self._resized, interpolation=cv2.INTER_AREA)
 
+    def passes(self, frame_shape: tuple[int, ...]) -> bool:
+        """Whether a uint8 frame of ``frame_shape`` (grey frames 2-d) is the model's input as it is: nothing to
+        crop, resize, map, stretch or invert.  The pipeline then copies whole blocks of such frames at once."""
+        return frame_shape == self._resized.shape and not (self.normalize or self.invert) and self.levels is None
+
     def __call__(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """One frame -> uint8 [H, W, C] (into ``out`` if given)."""
         frame = np.asarray(frame)
@@ -97,8 +102,7 @@ class Preprocessor:
         if min(frame.shape[:2]) < 1:
             raise InputShapeError(f"empty frame {frame.shape}")
         h, w, _ = self.shape
-        if out is not None and frame.shape == self._resized.shape and not (self.normalize or self.invert) \
-                and self.levels is None:
+        if out is not None and self.passes(frame.shape):
             np.copyto(out, frame.reshape(self.shape))  # already the model's input: one copy, nothing else
             return out
         image = self._colour(self._cropped(frame))  # crop first: convert only the pixels kept

@@ -28,7 +28,7 @@ from lutrun.errors import BackendUnavailableError, ConfigError
 from lutrun.model import Model
 from lutrun.stream import Pipeline, PipelineOptions
 from lutrun.stream.sinks import Batch, Sink
-from lutrun.stream.sources import Source, SourceFrame, builtin_dataset_dir
+from lutrun.stream.sources import FrameBlock, Source, SourceFrame, builtin_dataset_dir
 
 SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
 _POLICY = {"SingleStream": "all", "MultiStream": "latest", "Server": "latest", "Offline": "all"}
@@ -43,7 +43,7 @@ def _loadgen() -> Any:
 
 
 class QuerySource(Source):
-    """Frames issued by LoadGen: ``issue`` queues sample ids, ``read`` hands them out in order."""
+    """Frames issued by LoadGen: ``issue`` queues sample ids, ``read_block`` hands them out in order."""
 
     spec = "loadgen"
 
@@ -67,15 +67,27 @@ class QuerySource(Source):
             self._cond.notify_all()
 
     def read(self) -> SourceFrame | None:
+        block = self.read_block(1)
+        return None if block is None else SourceFrame(block.images[0], int(block.labels[0]), int(block.arrival_ns[0]))
+
+    @property
+    def blocks(self) -> bool:
+        return True
+
+    def read_block(self, limit: int) -> FrameBlock | None:
+        """Everything LoadGen has issued and the pipeline not yet read, up to ``limit``: Offline issues all of
+        its queries at once, which one Python call per frame would turn into the benchmark's bottleneck."""
         with self._cond:
             while not self._pending and not self._finished:
                 self._cond.wait(0.1)
             if not self._pending:
                 return None
-            sample_id, index, issued = self._pending.popleft()
-            self._ids[self._seq] = sample_id
-            self._seq += 1
-        return SourceFrame(self.images[index], int(self.labels[index]), issued)
+            taken = [self._pending.popleft() for _ in range(min(limit, len(self._pending)))]
+            for sample_id, _, _ in taken:
+                self._ids[self._seq] = sample_id
+                self._seq += 1
+        _, indices, issued = (np.array(column, np.int64) for column in zip(*taken))
+        return FrameBlock(self.images[indices], self.labels[indices].astype(np.int64), issued)
 
     def complete(self, seqs: np.ndarray | list[int]) -> None:
         """Tell LoadGen the frames numbered ``seqs`` are done."""

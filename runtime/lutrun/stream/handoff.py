@@ -28,15 +28,20 @@ class Handoff:
         self._not_full = threading.Condition(self._lock)
         self._closed = False
 
-    def put(self, item: int) -> int | None:
-        """Queue ``item``; return the evicted item when the oldest was dropped. Raises Closed."""
+    def put_many(self, items: np.ndarray | list[int]) -> list[int]:
+        """Queue ``items`` in order; return the items dropped to make room (oldest first), if dropping.
+        Without dropping, waits until they all fit, or until the queue is empty for a block larger than it.
+        Raises Closed."""
         with self._lock:
-            while len(self._items) >= self.capacity and not self.drop_oldest and not self._closed:
+            while len(self._items) + len(items) > self.capacity and self._items and not self.drop_oldest \
+                    and not self._closed:
                 self._not_full.wait(0.1)
             if self._closed:
                 raise Closed
-            evicted = self._items.popleft() if len(self._items) >= self.capacity else None
-            self._items.append(item)
+            self._items.extend(int(i) for i in items)
+            evicted = []
+            while self.drop_oldest and len(self._items) > self.capacity:
+                evicted.append(self._items.popleft())
             self._not_empty.notify()
             return evicted
 
@@ -71,12 +76,16 @@ class SlotPool:
 
     def acquire(self) -> int:
         """A free slot; waits while every slot is in flight. Raises Closed."""
+        return self.acquire_many(1)[0]
+
+    def acquire_many(self, n: int) -> list[int]:
+        """``n`` free slots (no more than the ring holds); waits until that many are free. Raises Closed."""
         with self._cond:
-            while not self._free and not self._closed:
+            while len(self._free) < n and not self._closed:
                 self._cond.wait(0.1)
             if self._closed:
                 raise Closed
-            return self._free.popleft()
+            return [self._free.popleft() for _ in range(n)]
 
     def release(self, slots: np.ndarray | list[int]) -> None:
         with self._cond:

@@ -147,19 +147,30 @@ class Pipeline:
             self._install_pending()
         return replaced
 
-    def _label(self, index: int, label: int) -> int:
-        """A source's label as the running model's class index, matched by name; a class the model
-        lacks is unknown (-1) rather than counted as a miss."""
+    def _label_map(self, index: int) -> np.ndarray | None:
+        """Source ``index``'s label -> the running model's class index, matched by name (a class the model
+        lacks is unknown, -1, rather than counted as a miss); None when its labels are class indices."""
         names = self.sources[index].label_names
-        if names is None or label < 0:
-            return label
+        if names is None:
+            return None
         classes = self.engine.model.class_names
         cached = self._label_maps.get(index)
         if cached is None or cached[0] is not classes or cached[1] is not names:
             index_of = {name: c for c, name in enumerate(classes)}
             cached = (classes, names, np.array([index_of.get(name, -1) for name in names], np.int64))
             self._label_maps[index] = cached
-        return int(cached[2][label]) if label < len(cached[2]) else -1
+        return cached[2]
+
+    def _label(self, index: int, label: int) -> int:
+        return label if self.sources[index].label_names is None else int(self._labels(index, np.array([label]))[0])
+
+    def _labels(self, index: int, labels: np.ndarray) -> np.ndarray:
+        """Source ``index``'s labels as the running model's class indices."""
+        mapping = self._label_map(index)
+        if mapping is None:
+            return labels
+        known = (labels >= 0) & (labels < len(mapping))
+        return np.where(known, mapping[np.where(known, labels, 0)], np.where(labels < 0, labels, -1))
 
     def _check_temporal(self, engine: Engine) -> None:
         if engine.temporal is not None and len(self.sources) > 1:
@@ -253,6 +264,12 @@ class Pipeline:
         self.source_state[index] = "streaming"
         try:
             while not self._stop.is_set():
+                if source.blocks:
+                    seq = self._capture_block(index, source, seq)
+                    if seq is None:
+                        self.source_state[index] = "ended"
+                        break
+                    continue
                 try:
                     frame = source.read()
                 except HardwareError as exc:
@@ -277,11 +294,7 @@ class Pipeline:
                 stamps[ARRIVAL], stamps[CAPTURED], stamps[PREPROCESSED] = frame.arrival_ns, captured, time.monotonic_ns()
                 self.seq[slot], self.stream[slot], self.labels[slot] = seq, index, self._label(index, frame.label)
                 seq += 1
-                evicted = self._to_engine.put(slot)
-                if evicted is not None:
-                    self.stats.add_drops(1)
-                    self.sources[self.stream[evicted]].dropped(int(self.seq[evicted]))
-                    self._pool.release([evicted])
+                self._evict(self._to_engine.put_many([slot]))
         except Closed:
             pass
         except LutrunError as exc:
@@ -297,6 +310,40 @@ class Pipeline:
                 self._live_sources -= 1
                 if self._live_sources == 0:
                     self._to_engine.close()
+
+    def _capture_block(self, index: int, source: Source, seq: int) -> int | None:
+        """One block of ``source``'s frames into the ring and on to the engine: the next frame number, or None at
+        the end.  Frames already in the model's shape are copied as one array, the others preprocessed one by one."""
+        block = source.read_block(self.options.max_batch)
+        if block is None:
+            return None
+        captured, k = time.monotonic_ns(), len(block.labels)
+        slots = np.array(self._pool.acquire_many(k), np.intp)
+        preprocess = self.preprocessors[index]
+        preprocess.levels = source.levels
+        images = block.images[..., 0] if block.images.ndim == 4 and block.images.shape[3] == 1 else block.images
+        if preprocess.passes(images.shape[1:]):
+            self.inputs[slots] = images.reshape(k, -1)
+        else:
+            for slot, image in zip(slots, images):
+                preprocess(image, out=self.inputs[slot].reshape(preprocess.shape))
+        if self.keep_frames:
+            for slot, image in zip(slots, images):
+                self._keep(slot, image)
+        self.stamps[slots, ARRIVAL], self.stamps[slots, CAPTURED] = block.arrival_ns, captured
+        self.stamps[slots, PREPROCESSED] = time.monotonic_ns()
+        self.seq[slots], self.stream[slots] = np.arange(seq, seq + k), index
+        self.labels[slots] = self._labels(index, block.labels)
+        self._evict(self._to_engine.put_many(slots))
+        return seq + k
+
+    def _evict(self, evicted: list[int]) -> None:
+        """Frames the hand-off dropped (latest-wins): counted, their sources told, their slots freed."""
+        if evicted:
+            self.stats.add_drops(len(evicted))
+            for slot in evicted:
+                self.sources[self.stream[slot]].dropped(int(self.seq[slot]))
+            self._pool.release(evicted)
 
     def _reconnect(self, source: Source, error: HardwareError) -> bool:
         """Report ``error`` and reopen ``source`` with exponential backoff; False once stopping."""

@@ -5,7 +5,9 @@ options follow a ``?`` as ``key=value&...`` (for example
 ``dataset:../shared/data/mnist?rate=1000&jitter=0.2&shift=2&noise=8``).
 A source returns one frame per ``read()``; it paces itself when given a rate
 and reports each frame's arrival time (monotonic ns): the moment a camera
-would have delivered it, so pacing lateness counts as latency.
+would have delivered it, so pacing lateness counts as latency.  A source whose
+frames are all there at once (an unpaced dataset) also hands out blocks of
+them (``read_block``), so that the pipeline spends one Python call per block.
 """
 from __future__ import annotations
 
@@ -34,6 +36,13 @@ class SourceFrame:
     image: np.ndarray  # uint8 HxW or HxWxC; valid until the next read()
     label: int  # NO_LABEL when unknown
     arrival_ns: int  # time.monotonic_ns() of delivery
+
+
+@dataclass
+class FrameBlock:
+    images: np.ndarray  # uint8 [k, H, W] or [k, H, W, C]; valid until the next read
+    labels: np.ndarray  # int64 [k], NO_LABEL when unknown
+    arrival_ns: np.ndarray  # int64 [k]
 
 
 class Pacer:
@@ -93,6 +102,15 @@ class Source(ABC):
     @abstractmethod
     def read(self) -> SourceFrame | None:
         """The next frame, or None at the end of the stream; HardwareError when a device fails."""
+
+    @property
+    def blocks(self) -> bool:
+        """Whether ``read_block`` may be used instead of ``read`` (set once open)."""
+        return False
+
+    def read_block(self, limit: int) -> FrameBlock | None:
+        """Up to ``limit`` (>= 1) next frames at once, or None at the end of the stream; only where ``blocks``."""
+        raise NotImplementedError(f"{type(self).__name__} reads one frame at a time")
 
     def close(self) -> None:
         """Release the device (idempotent)."""
@@ -250,6 +268,23 @@ class DatasetSource(_Replay):
             image = self._disturb(image)
         arrival = self.pacer.wait()
         return SourceFrame(image, int(labels[i]), arrival)
+
+    @property
+    def blocks(self) -> bool:
+        """Unpaced and undisturbed: every frame is an image of the dataset, due at once."""
+        return not (self.live or self.pacer.period_ns or self.shift or self.noise)
+
+    def read_block(self, limit: int) -> FrameBlock | None:
+        assert self._data is not None, "open() first"
+        images, labels = self._data
+        end = len(labels) * self.hold * self.loop if self.loop else self._index + limit
+        positions = np.arange(self._index, min(self._index + limit, end))
+        if len(positions) == 0:
+            return None
+        self._index += len(positions)
+        chosen = (positions // self.hold) % len(labels)
+        return FrameBlock(images[chosen], labels[chosen].astype(np.int64),
+                          np.full(len(chosen), time.monotonic_ns(), np.int64))
 
     def _disturb(self, image: np.ndarray) -> np.ndarray:
         """Shift by up to ``shift`` pixels (wrapping around the edges, as np.roll does) and add Gaussian noise,
