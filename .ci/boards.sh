@@ -76,7 +76,7 @@ echo "SIMD kernel: $simd"
 [ "$simd" = "neon" ] || { echo "the board would run the $simd kernel, not NEON" >&2; exit 1; }
 cd /src/tests
 set +e
-LUTRUN_CACHE=/tmp/lutrun-cache /venv/bin/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml \
+LUTRUN_CACHE=/tmp/lutrun-cache LUTRUN_EMULATED=1 /venv/bin/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml \
     -m "not slow" -rs . > /tmp/pytest.log 2>&1
 status=$?
 set -e

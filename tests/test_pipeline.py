@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import EMULATED
 from lutrun.engines import create_engine
 from lutrun.engines.cpu import CpuEngine
 from lutrun.errors import HardwareError, InputShapeError
@@ -147,7 +148,9 @@ def test_duration_stops_an_endless_stream_and_leaves_no_thread(model):
         t0 = time.monotonic()
         summary = Pipeline(open_source("builtin?loop=0"), engine).run(duration=0.5)
     assert time.monotonic() - t0 < 3
-    assert 300 < summary["frames"] < 700 and summary["fps"] == pytest.approx(1000, rel=0.1)
+    assert 0 < summary["frames"] < 700
+    if not EMULATED:
+        assert summary["frames"] > 300 and summary["fps"] == pytest.approx(1000, rel=0.1)
     assert not lutrun_threads()
 
 

@@ -28,7 +28,7 @@ class Handoff:
         self._not_full = threading.Condition(self._lock)
         self._closed = False
 
-    def put_many(self, items: np.ndarray | list[int]) -> list[int]:
+    def put_many(self, items: list[int]) -> list[int]:
         """Queue ``items`` in order; return the items dropped to make room (oldest first), if dropping.
         Without dropping, waits until they all fit, or until the queue is empty for a block larger than it.
         Raises Closed."""
@@ -38,7 +38,7 @@ class Handoff:
                 self._not_full.wait(0.1)
             if self._closed:
                 raise Closed
-            self._items.extend(int(i) for i in items)
+            self._items.extend(items)
             evicted = []
             while self.drop_oldest and len(self._items) > self.capacity:
                 evicted.append(self._items.popleft())

@@ -334,7 +334,7 @@ class Pipeline:
         self.stamps[slots, PREPROCESSED] = time.monotonic_ns()
         self.seq[slots], self.stream[slots] = np.arange(seq, seq + k), index
         self.labels[slots] = self._labels(index, block.labels)
-        self._evict(self._to_engine.put_many(slots))
+        self._evict(self._to_engine.put_many(slots.tolist()))
         return seq + k
 
     def _evict(self, evicted: list[int]) -> None:
