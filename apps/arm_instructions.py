@@ -60,12 +60,12 @@ def board_targets(text: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", nargs="?", default=lutrun.DEFAULT_MODEL)
+    parser.add_argument("model", nargs="?", default=None, help="a .lutnet path or a zoo name [default: the shipped model]")
     parser.add_argument("--frames", default="15,4", type=frame_counts, help="sub-frames F to count, comma-separated")
     parser.add_argument("--targets", default="armv7,aarch64", type=board_targets, help="armv7, aarch64 or both")
     args = parser.parse_args()
     try:
-        model = lutrun.load_model(args.model)
+        model = lutrun.resolve_model(args.model)
     except lutrun.LutrunError as exc:
         sys.exit(f"arm_instructions: {exc}")
     images = load_idx_dataset(builtin_dataset_dir(), "test").images

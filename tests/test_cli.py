@@ -32,7 +32,7 @@ def test_bench_fused_keys():
 
 
 @pytest.mark.parametrize("args, message", [
-    (("info", "missing.lutnet"), "does not exist"),
+    (("info", "missing.lutnet"), "no such model file, and no zoo model of that name"),
     (("eval", "--data", "/nonexistent"), "not found"),
     (("train",), "no dataset"),
 ])

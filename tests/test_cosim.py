@@ -18,6 +18,7 @@ from lutrun.rtl.design import MAGIC, Reg, pack_frames
 from lutrun.rtl.verilator import RtlSimulator
 from lutrun.stream.sources import builtin_dataset_dir
 from lutrun.temporal import Temporal
+from lutrun.zoo import DEFAULT_NAME, names
 
 pytestmark = pytest.mark.skipif(shutil.which("verilator") is None, reason="Verilator is not installed")
 
@@ -94,6 +95,14 @@ def test_default_model_on_mnist_frames_with_backpressure_and_its_throughput():
     sim.clear_temporal()
     got, _ = sim.classify(rows[:300], frame0=77, temporal=True)
     np.testing.assert_array_equal(got, temporal.classify(images[:300], frame0=77))
+
+
+@pytest.mark.parametrize("name", [name for name in names() if name != DEFAULT_NAME])
+def test_the_small_zoo_models_on_mnist_frames(name):
+    model = resolve_model(name)
+    images = load_idx_dataset(builtin_dataset_dir(), "test").images[:300]
+    got, _ = RtlSimulator.for_model(model).classify(images.reshape(len(images), -1), frame0=9)
+    np.testing.assert_array_equal(got, create_engine("cpu", model).classify(images, frame0=9))
 
 
 def test_registers_describe_the_overlay_and_batch_sets_tlast(case):

@@ -136,7 +136,7 @@ def test_the_live_page_in_headless_chromium_shows_the_prediction_changing(tmp_pa
                 time.sleep(0.05)
             assert len(seen) >= 3 and seen <= {str(d) for d in range(10)}
             wait_for(lambda: text("fps") not in ("", "–") and float(text("fps")) > 500, timeout=10)
-            assert "engine cpu" in text("engine") and "default.lutnet" in text("model")
+            assert "engine cpu" in text("engine") and "mnist-3200" in text("model")
             assert text("connection") == "live" and "builtin: streaming" in text("source")
             assert len(driver.find_elements(By.CSS_SELECTOR, "#scores .score")) == 10
             assert len(driver.find_elements(By.CSS_SELECTOR, "#histogram div")) > 5

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from lutrun.errors import ConfigError  # noqa: E402
 from lutrun.engines import create_engine  # noqa: E402
 from lutrun.modelfile import load_model  # noqa: E402
+from lutrun.resources import DEFAULT_MODEL  # noqa: E402
 from lutrun.train.config import TrainConfig  # noqa: E402
 from lutrun.train.lut import LutLayer, LutNet, _LutFunction  # noqa: E402
 
@@ -125,6 +126,38 @@ def test_short_training_run_writes_a_valid_model(mnist_dir, tmp_path):
     assert again["history"] == report["history"]
 
 
+def test_learnt_wiring_forward_is_the_chosen_wiring_and_its_gradient_is_dwns():
+    gen = torch.Generator().manual_seed(3)
+    learnt = LutLayer(np.zeros((4, 3), np.int32), gen, learn_from=10)
+    fixed = LutLayer(learnt.wiring(), gen)
+    fixed.table.data.copy_(learnt.table.data)
+    x = torch.randint(0, 2, (32, 10), generator=gen).float()
+    weights = torch.randn(32, 4, generator=gen)
+    (learnt(x) * weights).sum().backward()
+    picked = x[:, torch.from_numpy(learnt.wiring().reshape(-1)).long()].requires_grad_(True)
+    slots = LutLayer(np.arange(12, dtype=np.int32).reshape(4, 3), gen)
+    slots.table.data.copy_(learnt.table.data)
+    torch.testing.assert_close(slots(picked), fixed(x))  # the forward reads exactly the exported wiring
+    (slots(picked) * weights).sum().backward()
+    torch.testing.assert_close(learnt.scores.grad, picked.grad.t() @ (2 * x - 1))
+    torch.testing.assert_close(learnt.table.grad, slots.table.grad)
+
+
+def test_learnt_wiring_with_a_teacher_exports_what_it_trained(mnist_dir, tmp_path):
+    from lutrun.datasets import load_idx_dataset
+    from lutrun.train.loop import build_wirings, train
+
+    cfg = TrainConfig(data=str(mnist_dir), out=str(tmp_path / "m.lutnet"), layers=[120, 60], epochs=2, limit=2000,
+                      batch=32, frames=4, train_frames=2, learn_wiring=True, teacher="mnist-3200", distill=0.7)
+    report = train(cfg, quiet=True)
+    model = load_model(tmp_path / "m.lutnet")
+    assert report["test_accuracy"] > 0.3 and model.info["config"]["teacher"] == "mnist-3200"
+    assert model.info["teacher"] == {"model": "mnist-3200", "digest": load_model(DEFAULT_MODEL).digest()[:16]}
+    assert not np.array_equal(model.layers[0].inputs, build_wirings(cfg, (28, 28, 1))[0][0])
+    images = load_idx_dataset(mnist_dir, "test", limit=200).images
+    np.testing.assert_array_equal(create_engine("cpu", model).classify(images), create_engine("numpy", model).classify(images))
+
+
 # -- the user's own data ---------------------------------------------------------------------
 
 
@@ -176,6 +209,9 @@ def test_npz_and_idx_datasets_of_more_than_ten_classes_train(tmp_path, rng):
     (["--input-shape", "16,16,2"], "input_shape is H,W,C with C 1 (grey) or 3 (colour)"),
     (["--device", "tpu"], "device must be one of auto, cpu, cuda"),
     (["--data", "MISSING"], "missing: dataset not found"),
+    (["--teacher", "mnist-3200", "--layers", "120,60"], "--teacher mnist-3200: its input (28, 28, 1)"),
+    (["--teacher", "mnist-9"], "mnist-9: no such model file, and no zoo model of that name"),
+    (["--learn-wiring", "--conv", "4x3"], "learn_wiring learns the first LUT layer's connections"),
     (["--data", "ONECLASS"], "the training split holds a single class"),
     (["--data", "HUGELABEL"], "label 1000000000000 would make 1000000000001 classes; a model holds at most 65536"),
 ])

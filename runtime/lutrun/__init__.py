@@ -5,7 +5,7 @@ an engine turns uint8 frames into class scores with it; a pipeline streams frame
 sources through an engine to sinks.
 
 >>> import numpy as np, lutrun
->>> model = lutrun.load_model(lutrun.DEFAULT_MODEL)    # the shipped MNIST model
+>>> model = lutrun.resolve_model("mnist-3200")        # a zoo name (`lutrun models`) or a .lutnet path
 >>> engine = lutrun.create_engine("cpu", model)        # or "numpy", "sim", "fpga"
 >>> scores = engine.classify(np.zeros((2, 28, 28), np.uint8))
 >>> scores.shape, scores.dtype
@@ -22,7 +22,7 @@ from lutrun.errors import (BackendUnavailableError, ConfigError, DataError, Hard
                            LutrunError, ModelFormatError, NativeError, PipelineError)
 from lutrun.model import Layer, Model, Modulation, random_model
 from lutrun.modelfile import load_model, save_model
-from lutrun.resources import DEFAULT_MODEL
+from lutrun.resources import DEFAULT_MODEL, resolve_model
 from lutrun.rtl import export_rtl
 from lutrun.temporal import Temporal
 
@@ -50,5 +50,6 @@ __all__ = [
     "load_model",
     "random_model",
     "register_engine",
+    "resolve_model",
     "save_model",
 ]

@@ -12,6 +12,7 @@ from lutrun.engines.base import Engine
 from lutrun.errors import BackendUnavailableError
 from lutrun.evaluate import evaluate
 from lutrun.model import Model
+from lutrun.plotting import pyplot
 from lutrun.votes import predict
 
 
@@ -53,13 +54,7 @@ def temporal_accuracy(engine: Engine, images: np.ndarray, labels: np.ndarray, ho
 
 def plot_study(study: dict[str, Any], path: str | Path) -> None:
     """Save accuracy-vs-F curves as a PNG (needs matplotlib: the ``plot`` extra)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise BackendUnavailableError("plotting needs matplotlib: pip install 'lutrun[plot]'") from None
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, points in study["accuracy"].items():
         xs = sorted(points)

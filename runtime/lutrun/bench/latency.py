@@ -26,6 +26,7 @@ from lutrun.datasets import load_idx_dataset
 from lutrun.engines import create_engine
 from lutrun.errors import BackendUnavailableError, ConfigError
 from lutrun.model import Model
+from lutrun.plotting import pyplot
 from lutrun.stream import Pipeline, PipelineOptions
 from lutrun.stream.sinks import Batch, Sink
 from lutrun.stream.sources import FrameBlock, Source, SourceFrame, builtin_dataset_dir
@@ -175,13 +176,7 @@ def _fused_fps(engine: Any, images: np.ndarray, batch: int = 4096) -> float:
 
 
 def save_histogram(e2e_ms: np.ndarray, path: str | Path, title: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise BackendUnavailableError("the histogram needs matplotlib: pip install 'lutrun[bench]'") from None
+    plt = pyplot("bench")
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.hist(e2e_ms, bins=200, log=True)
     for q, style in ((50, "--"), (99, ":")):

@@ -1,7 +1,7 @@
 """What every command family shares: the model convention, output paths, engine flags, JSON output.
 
 The convention (README "Using it"): a command that works on a model takes it as its first
-positional argument, ``[MODEL]``, a ``.lutnet`` path or nothing for the shipped model;
+positional argument, ``[MODEL]``, a ``.lutnet`` path, a zoo name or nothing for the shipped model;
 ``--model MODEL`` is accepted too.  Output paths are checked when the command line is
 parsed, before any work, and results are printed before side files are written.
 """
@@ -61,7 +61,7 @@ def model_input(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args, model=model or model_option, **kwargs)
 
     command = click.option("--model", "model_option", type=click.Path(dir_okay=False), metavar="MODEL",
-                           help="The same as the MODEL argument.")(command)
+                           help="The same as the MODEL argument: a .lutnet path or a zoo name (`lutrun models`).")(command)
     return click.argument("model", required=False, type=click.Path(dir_okay=False))(command)
 
 

@@ -104,6 +104,12 @@ def _train_option(name: str, help: str, type: Any = None, **extra: Any) -> Any:
 @_train_option("wiring", "Per layer: random or local (comma-separated; one value applies to all) "
                "[default: local for the first layer, random above].")
 @_train_option("window", "Receptive window of local first-layer LUTs.", type=click.IntRange(1))
+@_train_option("teacher", "Distil from this model (a path or zoo name, same input and classes): the student also "
+               "learns the teacher's class probabilities.")
+@_train_option("distill", "With --teacher: weight of the teacher's probabilities against the labels.",
+               type=click.FloatRange(0, 1))
+@_train_option("learn-wiring", "The first layer learns which inputs each LUT reads (DWN's learnable mapping) "
+               "instead of taking --wiring's.", is_flag=True)
 @_train_option("conv", "Convolution-like LUT stages before --layers, each CHANNELSxKERNEL[sSTRIDE], e.g. 16x5s2,32x3s2 "
                "(tables shared per channel while training, unrolled in the model).")
 @_train_option("fan-in", "Inputs per LUT.", type=click.IntRange(1, 6))
@@ -148,7 +154,7 @@ def train(config_path: str | None, **flags: Any) -> None:
 
 
 @click.command("ensemble")
-@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("models", nargs=-1, required=True, metavar="MODELS...")
 @click.option("--out", required=True, type=OutputFile(), help="The merged .lutnet to write.")
 @click.option("--name", default="ensemble", help="Model name stored in meta.")
 @click.option("--data", help="Also measure the merged model (C engine) on this dataset (idx, image folder or .npz; "
@@ -157,14 +163,15 @@ def train(config_path: str | None, **flags: Any) -> None:
 @click.option("--validation", default=5000, type=click.IntRange(0),
               help="With --data and no val split: training images measured as the validation split (0: none).")
 def ensemble_cmd(models: tuple[str, ...], out: str, name: str, data: str | None, validation: int) -> None:
-    """Merge trained MODELS side by side into one .lutnet whose votes are the sum of theirs."""
+    """Merge trained MODELS (paths or zoo names) side by side into one .lutnet whose votes are the sum of theirs."""
     from lutrun.datasets import dataset_splits, load_dataset
     from lutrun.engines import create_engine
     from lutrun.ensemble import ensemble
     from lutrun.evaluate import evaluate
-    from lutrun.modelfile import load_model, save_model
+    from lutrun.modelfile import save_model
+    from lutrun.resources import resolve_model
 
-    merged = ensemble([load_model(path) for path in models], name)
+    merged = ensemble([resolve_model(spec) for spec in models], name)
     if data:
         accuracy: dict[str, Any] = {"engine": "cpu", "frames": merged.modulation.frames}
         shape, names = merged.input_shape, merged.class_names
@@ -211,4 +218,20 @@ def import_binarybrain_cmd(verilog: str, out: str, shape: tuple[int, ...], class
     emit({"out": out, **model.summary()})
 
 
-COMMANDS = [info, eval_cmd, train, ensemble_cmd, import_group]
+@click.command("models")
+@click.option("--plot", type=IMAGE_FILE, help="Also save accuracy against LUT count, beside published LUT networks "
+              "(needs lutrun[plot]).")
+def models_cmd(plot: str | None) -> None:
+    """List the model zoo: each shipped model's name, size, F, accuracy and the command that trained it.
+
+    A name works wherever a MODEL is taken (``lutrun eval mnist-700 --data ...``).
+    """
+    from lutrun.zoo import entries, plot_zoo
+
+    rows = entries()
+    emit({"models": rows})
+    if plot:
+        plot_zoo(rows, plot)
+
+
+COMMANDS = [info, models_cmd, eval_cmd, train, ensemble_cmd, import_group]

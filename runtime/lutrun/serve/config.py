@@ -20,6 +20,7 @@ from lutrun.errors import ConfigError
 from lutrun.stream.pipeline import POLICIES
 from lutrun.stream.sources import open_source
 from lutrun.tomlfile import read_toml
+from lutrun.zoo import zoo_path
 
 ENGINES = ("auto", "cpu", "fpga", "sim", "numpy")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -54,7 +55,7 @@ class StreamConfig:
 
 @dataclass
 class ModelConfig:
-    path: str = ""  # "" : the shipped default model
+    path: str = ""  # a .lutnet path or a zoo name ("" : the shipped default model)
     engine: str = "auto"
     overlay: str = ""  # the fpga engine's .bit ("" : $LUTRUN_OVERLAY)
     specialise: bool = True  # cpu: compile C for the model (cached by digest)
@@ -63,8 +64,8 @@ class ModelConfig:
     temporal_shift: int = -1  # -1 : ceil(log2 F) - 1
 
     def check(self) -> None:
-        if self.path and not Path(self.path).is_file():
-            raise _fail("model.path", f"no model file at {self.path}")
+        if self.path and not Path(self.path).is_file() and zoo_path(self.path) is None:
+            raise _fail("model.path", f"no model file at {self.path}, and no zoo model of that name")
         if self.engine not in ENGINES:
             raise _fail("model.engine", f"must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.overlay and self.engine not in ("auto", "fpga"):

@@ -24,7 +24,7 @@ from lutrun.engines import Engine, create_engine
 from lutrun.errors import ConfigError, HardwareError, LutrunError
 from lutrun.model import Model
 from lutrun.modelfile import load_model
-from lutrun.resources import DEFAULT_MODEL
+from lutrun.resources import DEFAULT_MODEL, model_path
 from lutrun.serve.config import ServeConfig
 from lutrun.serve.hub import ResultHub
 from lutrun.stream import JsonlSink, Pipeline, PipelineOptions, Sink, Source, open_source
@@ -79,8 +79,8 @@ class Service:
     def start(self) -> None:
         """Load the model, choose the engine, start streaming and (if configured) MQTT; returns when streaming has begun."""
         path = self.config.model.path or None
-        self.model_name = Path(path).name if path else f"{DEFAULT_MODEL.name} (built in)"
-        model = load_model(path or DEFAULT_MODEL)
+        self.model_name = Path(path).name if path else f"{DEFAULT_MODEL.stem} (built in)"
+        model = load_model(model_path(path))
         self.engine, self.engine_kind, self.engine_note = self._first_engine(model)
         log.info("engine %s for model %s (%s)", self.engine.name, self.model_name, model.digest()[:16])
         sources = self._given_sources or [open_source(spec) for spec in self.config.stream.sources]

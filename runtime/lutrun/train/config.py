@@ -31,6 +31,9 @@ class TrainConfig:
     fan_in: int = 6
     wiring: list[str] = field(default_factory=list)  # empty: local for the first layer, random above
     window: int = 7
+    teacher: str = ""
+    distill: float = 0.5
+    learn_wiring: bool = False
     conv: list[str] = field(default_factory=list)
     shift: int = 1
     method: str = "thermometer"
@@ -67,6 +70,11 @@ class TrainConfig:
                 parse_conv(spec)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+        if self.learn_wiring and self.conv:
+            raise ConfigError("learn_wiring learns the first LUT layer's connections to the image; a conv stage "
+                              "shares its tables by position and cannot (drop one of them)")
+        if not 0 <= self.distill <= 1:
+            raise ConfigError("distill (the teacher's weight) must be in 0..1")
         if not 1 <= self.fan_in <= 6:
             raise ConfigError("fan_in must be 1..6")
         if self.method not in METHODS:

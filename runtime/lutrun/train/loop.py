@@ -24,6 +24,7 @@ from lutrun.evaluate import evaluate
 from lutrun.model import MAX_CLASSES, Layer, Model, Modulation, round_robin_classes
 from lutrun.modelfile import save_model
 from lutrun.modulate import modulate
+from lutrun.resources import model_path, resolve_model
 from lutrun.train.config import TrainConfig
 from lutrun.train.lut import LutNet
 from lutrun.train.wiring import conv_wiring, local_image_wiring, local_wiring, parse_conv, random_wiring
@@ -122,6 +123,27 @@ def build_wirings(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[t
     return out
 
 
+class Teacher:
+    """Distillation: a trained model's class probabilities, from its votes as the C engine counts them,
+    on exactly the (augmented) images the student sees."""
+
+    def __init__(self, spec: str, input_shape: tuple[int, int, int], class_names: list[str]) -> None:
+        model = resolve_model(spec)
+        if model.input_shape != input_shape or model.class_names != class_names:
+            raise ConfigError(f"--teacher {spec}: its input {model.input_shape} and classes {model.class_names} "
+                              f"must be the student's ({input_shape}, {class_names})")
+        self.engine = create_engine("cpu", model)
+        self.digest = model.digest()
+        self.votes_per_score = model.modulation.frames * np.bincount(model.output_classes, minlength=model.n_classes)
+        self.shape = input_shape
+
+    def soft_targets(self, flat: np.ndarray, temperature: float) -> np.ndarray:
+        """Softmax of the teacher's mean vote per class at the student's temperature, float32 [B, classes]."""
+        scores = self.engine.classify(flat.reshape(len(flat), *self.shape)) / self.votes_per_score / temperature
+        scores = np.exp(scores - scores.max(1, keepdims=True))
+        return (scores / scores.sum(1, keepdims=True)).astype(np.float32)
+
+
 def shifted(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
     """Augmentation: the batch moved by one random offset of up to ``max_shift`` pixels, zero-filled."""
     dy, dx = rng.integers(-max_shift, max_shift + 1, 2)
@@ -133,7 +155,7 @@ def shifted(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.
 
 def export(net: LutNet, cfg: TrainConfig, input_shape: tuple[int, int, int], class_names: list[str],
            info: dict[str, Any]) -> Model:
-    layers = [Layer(layer.inputs.cpu().numpy().astype(np.int32), layer.export_tables()) for layer in net.layers]
+    layers = [Layer(layer.wiring(), layer.export_tables()) for layer in net.layers]
     classes = round_robin_classes(layers[-1].width, len(class_names))
     modulation = Modulation(cfg.method, cfg.frames, cfg.seed % 2**32, (0, 255))
     return Model(input_shape, layers, classes, list(class_names), modulation, info)
@@ -143,6 +165,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
     """Train, export ``cfg.out`` and return the run's report (accuracies measured with the C engine)."""
     started = time.time()
     device = pick_device(cfg.device)
+    if cfg.teacher:
+        model_path(cfg.teacher)  # a missing teacher is said before the dataset is read
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     splits = load_splits(cfg)
@@ -155,10 +179,11 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
     frames_flat = images.reshape(len(images), -1)
     modulation = Modulation(cfg.method, cfg.frames, cfg.seed % 2**32, (0, 255))
 
-    net = LutNet(build_wirings(cfg, input_shape), cfg.seed).to(device)
+    net = LutNet(build_wirings(cfg, input_shape), cfg.seed, frames_flat.shape[1] if cfg.learn_wiring else 0).to(device)
     classes = torch.from_numpy(round_robin_classes(cfg.layers[-1], n_classes)).long()
     group = torch.nn.functional.one_hot(classes, n_classes).float()
     group = (group / group.sum(0, keepdim=True)).to(device)
+    teacher = Teacher(cfg.teacher, input_shape, class_names) if cfg.teacher else None
     steps_per_epoch = max(1, len(images) // cfg.batch)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.epochs * steps_per_epoch)
@@ -187,6 +212,10 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
             logits = (y.view(len(idx), cfg.train_frames, -1).mean(1) @ group) / cfg.temperature
             target = torch.from_numpy(labels[idx]).to(device)
             loss = torch.nn.functional.cross_entropy(logits, target)
+            if teacher is not None:
+                soft = torch.from_numpy(teacher.soft_targets(batch, cfg.temperature)).to(device)
+                distilled = torch.nn.functional.cross_entropy(logits, soft)
+                loss = (1 - cfg.distill) * loss + cfg.distill * distilled
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -214,6 +243,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
         "seed": cfg.seed,
         "epochs": cfg.epochs,
         "config": cfg.to_json(),
+        **({"teacher": {"model": cfg.teacher, "digest": teacher.digest[:16]}} if teacher else {}),
         "train_seconds": round(time.time() - started, 1),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "history": history,

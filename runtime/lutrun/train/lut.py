@@ -40,6 +40,21 @@ class _LutFunction(torch.autograd.Function):
         return grad_x, grad_table, None, None
 
 
+class _SelectFunction(torch.autograd.Function):
+    """Learnable mapping (DWN): slot s reads input argmax_i scores[s, i]; the scores' gradient is
+    g^T (2x - 1), so an input that agrees in sign with a slot's gradient gains on it."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x[:, scores.argmax(1)]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        return None, grad.t() @ (2 * x - 1)
+
+
 class LutLayer(nn.Module):
     """``width`` LUTs reading the given input indices [width, k].
 
@@ -47,16 +62,31 @@ class LutLayer(nn.Module):
     positions of one channel of a convolution do.
     """
 
-    def __init__(self, inputs: np.ndarray, generator: torch.Generator, rows: np.ndarray | None = None) -> None:
+    def __init__(self, inputs: np.ndarray, generator: torch.Generator, rows: np.ndarray | None = None,
+                 learn_from: int = 0) -> None:
+        """``learn_from`` > 0: the layer learns its connections among that many inputs from random
+        selection scores (``inputs`` then gives only the shape; a head start for them trained worse)."""
         super().__init__()
         n, k = inputs.shape
         rows = np.arange(n) if rows is None else rows
         self.register_buffer("inputs", torch.from_numpy(inputs.astype(np.int64)))
         self.register_buffer("rows", torch.from_numpy(rows.astype(np.int64)))
         self.table = nn.Parameter(0.5 + 0.1 * torch.randn(int(rows.max()) + 1, 1 << k, generator=generator))
+        self.scores: nn.Parameter | None = None
+        if learn_from:
+            self.scores = nn.Parameter(0.01 * torch.randn(n * k, learn_from, generator=generator))
+            self.register_buffer("slots", torch.arange(n * k).reshape(n, k))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _LutFunction.apply(x, self.table, self.inputs, self.rows)
+        if self.scores is None:
+            return _LutFunction.apply(x, self.table, self.inputs, self.rows)
+        return _LutFunction.apply(_SelectFunction.apply(x, self.scores), self.table, self.slots, self.rows)
+
+    def wiring(self) -> np.ndarray:
+        """The connections as trained: [width, k] input indices."""
+        if self.scores is None:
+            return self.inputs.cpu().numpy().astype(np.int32)
+        return self.scores.detach().argmax(1).reshape(self.inputs.shape).cpu().numpy().astype(np.int32)
 
     def clamp_(self) -> None:
         with torch.no_grad():
@@ -71,11 +101,13 @@ class LutLayer(nn.Module):
 class LutNet(nn.Module):
     """Layers of LUTs with hard 0/1 activations between them (straight-through gradient)."""
 
-    def __init__(self, wirings: list[tuple[np.ndarray, np.ndarray | None]], seed: int) -> None:
-        """``wirings``: per layer, its inputs [width, k] and table rows (None: a table per LUT)."""
+    def __init__(self, wirings: list[tuple[np.ndarray, np.ndarray | None]], seed: int, n_inputs: int = 0) -> None:
+        """``wirings``: per layer, its inputs [width, k] and table rows (None: a table per LUT);
+        ``n_inputs`` > 0: the first layer learns its connections among that many inputs."""
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
-        self.layers = nn.ModuleList(LutLayer(inputs, generator, rows) for inputs, rows in wirings)
+        self.layers = nn.ModuleList(LutLayer(inputs, generator, rows, n_inputs if i == 0 else 0)
+                                    for i, (inputs, rows) in enumerate(wirings))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """0/1 samples [S, n_inputs] -> last layer's real outputs W[address] in [0, 1]."""
