@@ -110,6 +110,9 @@ def test_conv_stage_shares_tables_and_unrolls_exactly(rng):
     np.testing.assert_array_equal(create_engine("cpu", model).run_bits(bits), float_out)
     with pytest.raises(ConfigError, match="CHANNELSxKERNEL"):
         TrainConfig(conv=["4by3"])
+    for bad in (float("nan"), -0.1, 1.5):  # a config file reaches here without click's range check
+        with pytest.raises(ConfigError, match="distill"):
+            TrainConfig(distill=bad)
 
 
 def test_short_training_run_writes_a_valid_model(mnist_dir, tmp_path):
