@@ -66,6 +66,8 @@ def test_a_file_wins_over_a_zoo_name_and_an_unknown_name_lists_the_zoo(tmp_path,
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
     assert "mnist-9: no such model file, and no zoo model of that name" in result.stderr
     assert zoo_path("../zoo/" + DEFAULT_NAME) is None
+    with pytest.raises(ConfigError, match=r"model\.path.*mnist-9: no such model file, and no zoo model"):
+        ServeConfig.load(overrides={"model.path": "mnist-9"})
 
 
 def test_the_recorded_command_is_spelt_as_typed():

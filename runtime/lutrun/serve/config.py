@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from lutrun.errors import ConfigError
+from lutrun.resources import model_path
 from lutrun.stream.pipeline import POLICIES
 from lutrun.stream.sources import open_source
 from lutrun.tomlfile import read_toml
-from lutrun.zoo import zoo_path
 
 ENGINES = ("auto", "cpu", "fpga", "sim", "numpy")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -64,8 +64,11 @@ class ModelConfig:
     temporal_shift: int = -1  # -1 : ceil(log2 F) - 1
 
     def check(self) -> None:
-        if self.path and not Path(self.path).is_file() and zoo_path(self.path) is None:
-            raise _fail("model.path", f"no model file at {self.path}, and no zoo model of that name")
+        if self.path:
+            try:
+                model_path(self.path)
+            except ConfigError as exc:
+                raise _fail("model.path", str(exc)) from None
         if self.engine not in ENGINES:
             raise _fail("model.engine", f"must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.overlay and self.engine not in ("auto", "fpga"):
