@@ -78,3 +78,31 @@ def test_latency_benchmark_scenarios(scenario, tmp_path):
     assert sum(estimate.values()) == pytest.approx(out["stage_p50_ms"]["infer"])
     assert out["accuracy"] > 0.9 and "valid" in out["loadgen"]
     assert not HAS_MATPLOTLIB or png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_loadgen_source_answers_every_sample_once_whatever_the_order():
+    """The benchmark's source: blocks cut across LoadGen's queries, answers out of order, a drop, and
+    close() answering exactly the samples still open (LoadGen waits for every id, once)."""
+    import numpy as np
+
+    from lutrun.bench.latency import QuerySource
+
+    class Sample:
+        def __init__(self, i: int) -> None:
+            self.id, self.index = 1000 + i, i % 7
+
+    images, labels = np.arange(7 * 4, dtype=np.uint8).reshape(7, 2, 2), np.arange(7) % 3
+    answered: list[int] = []
+    source = QuerySource(images, labels, answered.extend)
+    source.issue([Sample(i) for i in range(5)])
+    source.issue([])
+    source.issue([Sample(i) for i in range(5, 12)])
+    first = source.read_block(3)
+    assert first.images.tolist() == images[[0, 1, 2]].tolist() and first.labels.tolist() == [0, 1, 2]
+    second = source.read_block(6)  # the rest of the first query and four of the second
+    assert second.labels.tolist() == (np.arange(3, 9) % 7 % 3).tolist() and len(set(second.arrival_ns)) == 2
+    source.complete(np.array([7, 1, 3]))
+    source.dropped(0)
+    assert sorted(answered) == [1000, 1001, 1003, 1007]
+    source.close()  # frames 2, 4, 5, 6, 8 read and open, 9..11 never read
+    assert sorted(answered) == list(range(1000, 1012))

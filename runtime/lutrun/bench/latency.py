@@ -43,23 +43,40 @@ def _loadgen() -> Any:
     return mlperf_loadgen
 
 
+_FUSED_BATCH = 4096
+
+
+class _Issued:
+    """One block of LoadGen's sample ids as the pipeline numbered them: ``done`` marks those answered."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids, self.done, self.left = ids, np.zeros(len(ids), bool), len(ids)
+
+
 class QuerySource(Source):
-    """Frames issued by LoadGen: ``issue`` queues sample ids, ``read_block`` hands them out in order."""
+    """Frames issued by LoadGen: ``issue`` queues sample ids, ``read_block`` hands them out in order.
+
+    Ids and indices are kept as arrays, a block at a time: Offline issues every query at once, and a
+    Python step per frame here would be the benchmark's bottleneck."""
 
     spec = "loadgen"
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, complete: Any) -> None:
         self.images, self.labels, self._complete = images, labels, complete
-        self._pending: deque[tuple[int, int, int]] = deque()
-        self._ids: dict[int, int] = {}
+        self._pending: deque[tuple[np.ndarray, np.ndarray, int]] = deque()  # ids, indices, issue time
+        self._open: dict[int, _Issued] = {}  # by the frame number of each block's first frame
         self._cond = threading.Condition()
         self._seq = 0
         self._finished = False
 
     def issue(self, samples: list[Any]) -> None:
-        now = time.monotonic_ns()
+        now, n = time.monotonic_ns(), len(samples)
+        if n == 0:
+            return
+        ids = np.fromiter((q.id for q in samples), np.uint64, n)
+        indices = np.fromiter((q.index for q in samples), np.int64, n)
         with self._cond:
-            self._pending.extend((q.id, q.index, now) for q in samples)
+            self._pending.append((ids, indices, now))
             self._cond.notify()
 
     def finish(self) -> None:
@@ -76,25 +93,43 @@ class QuerySource(Source):
         return True
 
     def read_block(self, limit: int) -> FrameBlock | None:
-        """Everything LoadGen has issued and the pipeline not yet read, up to ``limit``: Offline issues all of
-        its queries at once, which one Python call per frame would turn into the benchmark's bottleneck."""
+        """Everything LoadGen has issued and the pipeline not yet read, up to ``limit`` frames."""
         with self._cond:
             while not self._pending and not self._finished:
                 self._cond.wait(0.1)
             if not self._pending:
                 return None
-            taken = [self._pending.popleft() for _ in range(min(limit, len(self._pending)))]
-            for sample_id, _, _ in taken:
-                self._ids[self._seq] = sample_id
-                self._seq += 1
-        _, indices, issued = (np.array(column, np.int64) for column in zip(*taken))
-        return FrameBlock(self.images[indices], self.labels[indices].astype(np.int64), issued)
+            parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+            while self._pending and limit > 0:
+                ids, indices, issued = self._pending.popleft()
+                if len(ids) > limit:
+                    self._pending.appendleft((ids[limit:], indices[limit:], issued))
+                    ids, indices = ids[:limit], indices[:limit]
+                parts.append((ids, indices, np.full(len(ids), issued, np.int64)))
+                limit -= len(ids)
+            ids, indices, arrival = (np.concatenate(column) for column in zip(*parts))
+            self._open[self._seq] = _Issued(ids)
+            self._seq += len(ids)
+        return FrameBlock(self.images[indices], self.labels[indices].astype(np.int64), arrival)
 
     def complete(self, seqs: np.ndarray | list[int]) -> None:
         """Tell LoadGen the frames numbered ``seqs`` are done."""
+        seqs = np.asarray(seqs, np.int64)
+        if len(seqs) == 0:
+            return
+        answered = []
         with self._cond:
-            ids = [self._ids.pop(int(s)) for s in seqs]
-        self._complete(ids)
+            starts = np.fromiter(self._open, np.int64, len(self._open))
+            starts.sort()
+            owner = starts[np.searchsorted(starts, seqs, "right") - 1]
+            for start in np.unique(owner).tolist():
+                block, at = self._open[start], seqs[owner == start] - start
+                block.done[at] = True
+                block.left -= len(at)
+                answered.append(block.ids[at])
+                if block.left == 0:
+                    del self._open[start]
+        self._complete(np.concatenate(answered).tolist())
 
     def dropped(self, seq: int) -> None:
         self.complete([seq])
@@ -102,11 +137,11 @@ class QuerySource(Source):
     def close(self) -> None:
         """Answer whatever LoadGen still waits for (after a failure), so that its test can end."""
         with self._cond:
-            left = list(self._ids.values()) + [p[0] for p in self._pending]
-            self._ids.clear()
+            left = [block.ids[~block.done] for block in self._open.values()] + [p[0] for p in self._pending]
+            self._open.clear()
             self._pending.clear()
         if left:
-            self._complete(left)
+            self._complete(np.concatenate(left).tolist())
 
 
 class CompletionSink(Sink):
@@ -169,7 +204,7 @@ def _infer_split(engine_model: Model, images: np.ndarray, specialise: bool) -> d
         return {name: median_seconds(fn, 200) * 1e6 for name, fn in steps.items()}
 
 
-def _fused_fps(engine: Any, images: np.ndarray, batch: int = 4096) -> float:
+def _fused_fps(engine: Any, images: np.ndarray, batch: int = _FUSED_BATCH) -> float:
     rows = engine.frames_as_rows(np.resize(images, (batch, *images.shape[1:])))
     scores = np.empty((batch, engine.model.n_classes), np.int32)
     return batch / median_seconds(lambda: engine.classify_into(rows, scores), 5)
@@ -209,8 +244,10 @@ def bench_latency(model: Model, scenario: str = "Server", rate: float = 1000.0, 
         fused_fps = _fused_fps(engine, dataset.images)
         complete = lambda ids: lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])  # noqa: E731
         source = QuerySource(dataset.images, dataset.labels, complete)
+        # Offline's frames are all there at once: engine calls as large as the fused call's amortise per-call costs.
+        batch = _FUSED_BATCH if scenario == "Offline" else PipelineOptions.max_batch
         pipeline = Pipeline(source, engine, [CompletionSink(source)],
-                            PipelineOptions(policy=policy or _POLICY[scenario], queue=queue))
+                            PipelineOptions(policy=policy or _POLICY[scenario], queue=queue, max_batch=batch))
         sut = lg.ConstructSUT(source.issue, lambda: None)
         qsl = lg.ConstructQSL(len(dataset.labels), len(dataset.labels), lambda _: None, lambda _: None)
         with tempfile.TemporaryDirectory() as tmp:

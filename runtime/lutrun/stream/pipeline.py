@@ -318,7 +318,7 @@ class Pipeline:
         if block is None:
             return None
         captured, k = time.monotonic_ns(), len(block.labels)
-        slots = np.array(self._pool.acquire_many(k), np.intp)
+        slots = self._pool.acquire_many(k)
         preprocess = self.preprocessors[index]
         preprocess.levels = source.levels
         images = block.images[..., 0] if block.images.ndim == 4 and block.images.shape[3] == 1 else block.images
@@ -379,7 +379,7 @@ class Pipeline:
                 if self._pending is not None:
                     self._install_pending()
                 rows, scores = self._rows[:n], self._batch_scores[:n]
-                np.take(self.inputs, batch, axis=0, out=rows)
+                np.take(self.inputs, batch, axis=0, out=rows, mode="clip")  # "raise" copies through a buffer
                 for a, b in self._runs(batch):
                     self.engine.classify_into(rows[a:b], scores[a:b], int(self.seq[batch[a]]) % 2**32)
                 self.stamps[batch, INFERRED] = time.monotonic_ns()
