@@ -173,3 +173,61 @@ def test_a_vga_mjpeg_video_of_digits_on_paper_classifies_as_well_as_the_digits(t
     on_paper = np.mean(np.array(collect.pred) == sample.labels)
     direct = np.mean(predict(create_engine("cpu", model).classify(sample.images, frame0=0)) == sample.labels)
     assert on_paper >= direct - 0.02, (on_paper, direct)
+
+
+class OneFormatCamera:
+    """What OpenCV's V4L2 backend does for a UVC camera that sends MJPEG only (there is no V4L2 device
+    on CI machines): a FOURCC it does not offer is ignored and the old one read back, and with
+    CAP_PROP_CONVERT_RGB off ``read`` returns the compressed frame as one row of bytes."""
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self.frames, self.convert = iter(frames), 1
+        self.props = {cv2.CAP_PROP_FOURCC: cv2.VideoWriter_fourcc(*"MJPG"), cv2.CAP_PROP_FRAME_WIDTH: 640,
+                      cv2.CAP_PROP_FRAME_HEIGHT: 480, cv2.CAP_PROP_FPS: 30}
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, prop: int, value: float) -> bool:
+        if prop == cv2.CAP_PROP_CONVERT_RGB:
+            self.convert = int(value)
+        elif prop == cv2.CAP_PROP_FOURCC and value != self.props[prop]:
+            return False
+        elif prop in self.props:
+            self.props[prop] = value
+        return True
+
+    def get(self, prop: int) -> float:
+        return float(self.props.get(prop, 0))
+
+    def read(self, buffer=None):
+        data = next(self.frames)
+        return True, (data.reshape(1, -1) if self.convert == 0 else cv2.imdecode(data, cv2.IMREAD_COLOR))
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_camera_that_sends_only_mjpeg_is_decoded_reduced_and_one_that_refuses_a_format_names_its_own(
+        digits, tmp_path, monkeypatch):
+    from lutrun.stream.sources import CameraSource
+
+    rng = np.random.default_rng(3)
+    frames = [encode(paper_frame(d, 640, 480, rng), "MJPG") for d in digits]
+    monkeypatch.setattr(cv2, "VideoCapture", lambda device, api: OneFormatCamera(list(frames)))
+    node = tmp_path / "video9"
+    node.touch()
+    model = resolve_model(None)
+    camera = CameraSource(str(node), width=640, height=480, format="MJPG")
+    camera.target(model.input_shape, "center")
+    camera.open()
+    assert camera.describe()["granted"] == {"format": "MJPG", "width": 640, "height": 480, "fps": 30.0}
+    grey = np.stack([camera.read().image for _ in digits])
+    assert grey.shape[1:3] == (60, 80)  # decoded grey at 1/8, not 640x480 BGR
+    preprocess = Preprocessor(model.input_shape, invert=True)
+    inputs = np.stack([preprocess(g) for g in grey])
+    scores = create_engine("cpu", model, specialise=False).classify(inputs)
+    labels = load_idx_dataset(builtin_dataset_dir(), "test", len(digits)).labels
+    assert (predict(scores) == labels).mean() >= 0.9
+    with pytest.raises(HardwareError, match=r"asked for YUYV, the camera gave MJPG 640x480; ask for format=MJPG"):
+        CameraSource(str(node), format="YUYV").open()
