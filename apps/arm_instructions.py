@@ -7,7 +7,10 @@ and lutrun.codegen build it, runs on built-in MNIST frames under ``-singlestep``
 512 samples), so that both runs take the same path and the difference is whole tiles.  What a core does per
 cycle is not emulated: ``frames_per_s`` assumes one instruction per cycle on a 650 MHz Cortex-A9 (PYNQ-Z2) or a 1.2 GHz Cortex-A53 (ZCU104, KV260).
 The camera path's C reduction (lr_area_u8, ``golden --area``) is counted the same way, one call against two,
-for the crops of a VGA YUYV frame and of BinaryBrain's 640x132 GREY window to 28x28.
+for the crops of a VGA YUYV frame and of BinaryBrain's 640x132 GREY window to 28x28, and so is libjpeg's
+decode of an MJPEG frame as the camera path asks for it (grey, DCT-scaled to 1/8: tests/native/jpeg_scaled.c,
+linked static against the target's libjpeg, which Debian's multiarch ``libjpeg62-turbo-dev:armhf`` and
+``:arm64`` provide; a target without it is reported as such).
 Needs Debian's gcc-arm-linux-gnueabihf, gcc-aarch64-linux-gnu and qemu-user-static; run from a checkout:
 
     python apps/arm_instructions.py [MODEL] [--frames 15,4] [--targets armv7,aarch64]
@@ -18,6 +21,7 @@ import argparse
 import json
 import math
 import shutil
+import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +35,7 @@ import lutrun  # noqa: E402
 from golden import QEMU, count_instructions, cross_build, write_case  # noqa: E402
 from lutrun.codegen import TARGETS  # noqa: E402
 from lutrun import native  # noqa: E402
+from lutrun.bench.capture import encode, paper_frame  # noqa: E402
 from lutrun.datasets import load_idx_dataset  # noqa: E402
 from lutrun.stream.sources import builtin_dataset_dir  # noqa: E402
 
@@ -38,6 +43,31 @@ CLOCK_HZ = {"armv7": 650e6, "aarch64": 1.2e9}
 CORE = {"armv7": "Cortex-A9 at 650 MHz", "aarch64": "Cortex-A53 at 1.2 GHz"}
 # name -> golden --area ROWS COLS STEP OUT_ROWS OUT_COLS: the centred crops lutrun.preprocess reduces
 CROPS = {"area_yuyv_640x480": (480, 480, 2, 28, 28), "area_grey_640x132": (132, 132, 1, 28, 28)}
+# name -> MJPEG frame size of the camera path's decode, grey at 1/8 (lutrun.stream.decode's scale for 28x28)
+JPEGS = {"mjpeg_640x480_grey_1_8": (640, 480), "mjpeg_1280x720_grey_1_8": (1280, 720)}
+JPEG_SCALE = 8
+
+
+def write_jpegs(work: Path, digit: np.ndarray) -> dict[str, Path]:
+    """The frames of ``lutrun bench capture``: a digit on lit paper, encoded as a camera's MJPEG."""
+    rng = np.random.default_rng(0)
+    paths = {}
+    for name, (width, height) in JPEGS.items():
+        paths[name] = work / f"{name}.jpg"
+        paths[name].write_bytes(encode(paper_frame(digit, width, height, rng), "MJPG").tobytes())
+    return paths
+
+
+def jpeg_build(cc: str, out: Path) -> Path | None:
+    """tests/native/jpeg_scaled.c static for the compiler's target, or None without that target's libjpeg."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = Path(__file__).resolve().parents[1] / "tests" / "native" / "jpeg_scaled.c"
+    result = subprocess.run([cc, "-O2", "-static", str(source), "-ljpeg", "-o", str(out)], capture_output=True)
+    return out if result.returncode == 0 else None
+
+
+def one_call(instructions: int, target: str) -> dict[str, float]:
+    return {"instructions_per_frame": instructions, "us_at_1_ipc": round(instructions / CLOCK_HZ[target] * 1e6, 1)}
 
 
 def frame_counts(text: str) -> list[int]:
@@ -77,6 +107,7 @@ def main() -> None:
               "tile_frames": tile, "targets": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        jpegs = write_jpegs(work, images[0])
         for f in frames:
             for n in (tile[f], 2 * tile[f]):
                 write_case(work / f"F{f}-{n}.case", model.with_modulation(frames=f), np.resize(images, (n, *images.shape[1:])))
@@ -94,15 +125,22 @@ def main() -> None:
                 areas = {(crop, n): pool.submit(count_instructions, qemu, binaries["generic"], "--area",
                                                 *map(str, (*shape, n)))
                          for crop, shape in CROPS.items() for n in (1, 2)}
+                decoder = jpeg_build(cc, work / target / "jpeg_scaled")
+                decodes = {(name, n): pool.submit(count_instructions, qemu, decoder, str(path), str(n), str(JPEG_SCALE))
+                           for name, path in jpegs.items() for n in (1, 2)} if decoder else {}
                 for kernel in binaries:
                     for f in frames:
                         per_frame = (jobs[kernel, f, 2 * tile[f]].result() - jobs[kernel, f, tile[f]].result()) / tile[f]
                         counts[f"{kernel}_F{f}"] = {"instructions_per_frame": round(per_frame),
                                                     "frames_per_s_at_1_ipc": round(CLOCK_HZ[target] / per_frame)}
                 for crop in CROPS:
-                    per_frame = areas[crop, 2].result() - areas[crop, 1].result()
-                    counts[crop] = {"instructions_per_frame": per_frame,
-                                    "us_at_1_ipc": round(per_frame / CLOCK_HZ[target] * 1e6, 1)}
+                    counts[crop] = one_call(areas[crop, 2].result() - areas[crop, 1].result(), target)
+                for name in JPEGS:
+                    if not decoder:
+                        counts[name] = {"skipped": f"no libjpeg for {target}: apt-get install libjpeg62-turbo-dev:"
+                                                   f"{'armhf' if target == 'armv7' else 'arm64'}"}
+                        continue
+                    counts[name] = one_call(decodes[name, 2].result() - decodes[name, 1].result(), target)
             report["targets"][target] = {"core": CORE[target], **counts}
     print(json.dumps(report, indent=2))
 
