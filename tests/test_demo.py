@@ -104,5 +104,34 @@ def test_loadgen_source_answers_every_sample_once_whatever_the_order():
     source.complete(np.array([7, 1, 3]))
     source.dropped(0)
     assert sorted(answered) == [1000, 1001, 1003, 1007]
+    source.complete([1, 3])  # answered already: not again
+    assert sorted(answered) == [1000, 1001, 1003, 1007]
     source.close()  # frames 2, 4, 5, 6, 8 read and open, 9..11 never read
     assert sorted(answered) == list(range(1000, 1012))
+    source.complete([2, 4])  # after close() answered everything (a failed run): nothing more
+    assert len(answered) == 12
+
+
+def test_the_offline_completion_thread_answers_everything_written_before_close():
+    import types
+
+    import numpy as np
+
+    from lutrun.bench.latency import CompletionSink, QuerySource
+
+    class Sample:
+        def __init__(self, i: int) -> None:
+            self.id, self.index = 50 + i, 0
+
+    answered: list[int] = []
+    source = QuerySource(np.zeros((1, 2, 2), np.uint8), np.zeros(1, np.int64), answered.extend)
+    source.issue([Sample(i) for i in range(300)])
+    sink = CompletionSink(source, own_thread=True)
+    sink.open(None)
+    seq = 0
+    for _ in range(5):  # 64, 64, 64, 64 and 44 frames
+        k = len(source.read_block(64).labels)
+        sink.write(types.SimpleNamespace(seq=np.arange(seq, seq + k)))
+        seq += k
+    sink.close()
+    assert sorted(answered) == list(range(50, 350))

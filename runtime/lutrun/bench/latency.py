@@ -113,23 +113,28 @@ class QuerySource(Source):
         return FrameBlock(self.images[indices], self.labels[indices].astype(np.int64), arrival)
 
     def complete(self, seqs: np.ndarray | list[int]) -> None:
-        """Tell LoadGen the frames numbered ``seqs`` are done."""
+        """Tell LoadGen the frames numbered ``seqs`` are done; frames already answered (by ``close`` after a
+        failure) are not answered twice."""
         seqs = np.asarray(seqs, np.int64)
-        if len(seqs) == 0:
-            return
         answered = []
         with self._cond:
+            if len(seqs) == 0 or not self._open:
+                return
             starts = np.fromiter(self._open, np.int64, len(self._open))
             starts.sort()
-            owner = starts[np.searchsorted(starts, seqs, "right") - 1]
+            owner = starts[np.maximum(np.searchsorted(starts, seqs, "right") - 1, 0)]
             for start in np.unique(owner).tolist():
                 block, at = self._open[start], seqs[owner == start] - start
+                at = at[(at >= 0) & (at < len(block.ids))]
+                at = at[~block.done[at]]
                 block.done[at] = True
                 block.left -= len(at)
                 answered.append(block.ids[at])
                 if block.left == 0:
                     del self._open[start]
-        self._complete(np.concatenate(answered).tolist())
+        ids = np.concatenate(answered)
+        if len(ids):
+            self._complete(ids.tolist())
 
     def dropped(self, seq: int) -> None:
         self.complete([seq])
@@ -145,13 +150,49 @@ class QuerySource(Source):
 
 
 class CompletionSink(Sink):
-    """Tells LoadGen each delivered frame is done."""
+    """Tells LoadGen each delivered frame is done.  With ``own_thread`` (Offline, where throughput is the
+    figure) it answers from a thread of its own, so that LoadGen's response objects (about a microsecond
+    each) are built while the engine runs its next call; the latency scenarios answer at once."""
 
-    def __init__(self, source: QuerySource) -> None:
-        self.source = source
+    def __init__(self, source: QuerySource, own_thread: bool = False) -> None:
+        self.source, self.own_thread = source, own_thread
+        self._waiting: deque[np.ndarray] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def open(self, pipeline: Any) -> None:
+        if self.own_thread:
+            self._thread = threading.Thread(target=self._answer, name="lutrun-complete", daemon=True)
+            self._thread.start()
 
     def write(self, batch: Batch) -> None:
-        self.source.complete(batch.seq)
+        if self._thread is None:
+            self.source.complete(batch.seq)
+            return
+        with self._cond:
+            self._waiting.append(batch.seq.copy())
+            self._cond.notify()
+
+    def _answer(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting and not self._closed:
+                    self._cond.wait()
+                if not self._waiting:
+                    return
+                seqs = np.concatenate(self._waiting)
+                self._waiting.clear()
+            self.source.complete(seqs)
+
+    def close(self) -> None:
+        """Answer what is still waiting, then stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 def _settings(lg: Any, scenario: str, rate: float, duration: float, streams: int, expected_fps: float) -> Any:
@@ -246,7 +287,7 @@ def bench_latency(model: Model, scenario: str = "Server", rate: float = 1000.0, 
         source = QuerySource(dataset.images, dataset.labels, complete)
         # Offline's frames are all there at once: engine calls as large as the fused call's amortise per-call costs.
         batch = _FUSED_BATCH if scenario == "Offline" else PipelineOptions.max_batch
-        pipeline = Pipeline(source, engine, [CompletionSink(source)],
+        pipeline = Pipeline(source, engine, [CompletionSink(source, own_thread=scenario == "Offline")],
                             PipelineOptions(policy=policy or _POLICY[scenario], queue=queue, max_batch=batch))
         sut = lg.ConstructSUT(source.issue, lambda: None)
         qsl = lg.ConstructQSL(len(dataset.labels), len(dataset.labels), lambda _: None, lambda _: None)
