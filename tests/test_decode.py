@@ -1,6 +1,8 @@
 """The camera formats decoded at the cost of the model's input, against OpenCV's full decode and one area resize."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from lutrun.opencv import cv2
 from lutrun.preprocess import Preprocessor
 from lutrun.resources import resolve_model
 from lutrun.stream import Pipeline, PipelineOptions
+from lutrun.stream.sinks import Sink
 from lutrun.stream.decode import FrameDecoder, jpeg_scale
 from lutrun.stream.sources import builtin_dataset_dir, open_source
 from lutrun.votes import predict
@@ -181,7 +184,7 @@ class OneFormatCamera:
     CAP_PROP_CONVERT_RGB off ``read`` returns the compressed frame as one row of bytes."""
 
     def __init__(self, frames: list[np.ndarray]) -> None:
-        self.frames, self.convert = iter(frames), 1
+        self.frames, self.convert = itertools.cycle(frames), 1  # a camera never runs out
         self.props = {cv2.CAP_PROP_FOURCC: cv2.VideoWriter_fourcc(*"MJPG"), cv2.CAP_PROP_FRAME_WIDTH: 640,
                       cv2.CAP_PROP_FRAME_HEIGHT: 480, cv2.CAP_PROP_FPS: 30}
 
@@ -231,3 +234,49 @@ def test_a_camera_that_sends_only_mjpeg_is_decoded_reduced_and_one_that_refuses_
     assert (predict(scores) == labels).mean() >= 0.9
     with pytest.raises(HardwareError, match=r"asked for YUYV, the camera gave MJPG 640x480; ask for format=MJPG"):
         CameraSource(str(node), format="YUYV").open()
+
+
+class Collect(Sink):
+    def __init__(self) -> None:
+        self.seq: list[int] = []
+        self.scores: list[np.ndarray] = []
+
+    def write(self, batch) -> None:
+        self.seq.extend(batch.seq.tolist())
+        self.scores.append(batch.scores.copy())
+
+
+def _decoded_run(source, decoders: int, **run) -> tuple[Collect, dict]:
+    sink = Collect()
+    engine = create_engine("cpu", resolve_model(None), specialise=False)
+    summary = Pipeline(source, engine, [sink], PipelineOptions(policy="all", decoders=decoders,
+                                                                preprocess={"invert": True})).run(**run)
+    return sink, summary
+
+
+def test_frames_decoded_on_several_threads_reach_the_engine_in_order_with_the_same_scores(digits, tmp_path):
+    from lutrun.bench.capture import write_paper_video
+
+    video = tmp_path / "paper.avi"
+    write_paper_video(str(video), digits)
+    one, single = _decoded_run(open_source(f"video:{video}?loop=3"), 1)
+    three, pooled = _decoded_run(open_source(f"video:{video}?loop=3"), 3)
+    assert one.seq == three.seq == list(range(3 * len(digits)))
+    np.testing.assert_array_equal(np.concatenate(one.scores), np.concatenate(three.scores))
+    assert pooled["frames"] == single["frames"] == 3 * len(digits) and pooled["dropped_frames"] == 0
+    with pytest.raises(ConfigError, match="decoders must be 1..16"):
+        PipelineOptions(decoders=0)
+
+
+def test_a_live_frame_that_does_not_decode_is_counted_and_skipped_in_turn(digits, tmp_path, monkeypatch):
+    from lutrun.stream.sources import CameraSource
+
+    rng = np.random.default_rng(3)
+    good = [encode(paper_frame(d, 640, 480, rng), "MJPG") for d in digits[:10]]
+    frames = [*good[:4], np.frombuffer(b"\xff\xd8 not a jpeg", np.uint8), *good[4:]]
+    monkeypatch.setattr(cv2, "VideoCapture", lambda device, api: OneFormatCamera(frames))
+    node = tmp_path / "video9"
+    node.touch()
+    sink, summary = _decoded_run(CameraSource(str(node), format="MJPG"), 2, max_frames=18, duration=30)
+    assert sink.seq == sorted(sink.seq) and len(sink.seq) >= 18 and 4 not in sink.seq
+    assert summary["source_error_count"] >= 1 and "does not decode" in summary["source_errors"][0]

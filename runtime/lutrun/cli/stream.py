@@ -29,10 +29,12 @@ from lutrun.cli.common import (VIDEO_FILE, OutputFile, emit, engine_option, engi
 @click.option("--status-every", type=click.IntRange(1), help="A status line every N frames [default: every second].")
 @click.option("--invert", is_flag=True, help="Swap black and white (dark digits on white paper).")
 @click.option("--normalize", is_flag=True, help="Stretch each frame's contrast to 0..255 (uneven lighting).")
+@click.option("--decoders", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Threads decoding each MJPEG or YUV source's frames, in order (a board's ARM cores: docs/streaming.md).")
 def demo(model: str | None, source_specs: tuple[str, ...], engine_name: str, specialise: bool, overlay: str | None,
          temporal: bool, temporal_shift: int | None, frames: int | None, display: bool, record: str | None,
          jsonl: str | None, duration: float | None, policy: str | None, status_every: int | None, invert: bool,
-         normalize: bool) -> None:
+         normalize: bool, decoders: int) -> None:
     """Classify a live stream with MODEL and print a running status, then a JSON summary.
 
     With no options: the shipped model on the built-in stream (1,000 MNIST test images, five times, at 1000 fps).
@@ -56,6 +58,6 @@ def demo(model: str | None, source_specs: tuple[str, ...], engine_name: str, spe
         sinks.append(JsonlSink(jsonl))
     options = engine_options(engine_name, lutnet, specialise, overlay, temporal, temporal_shift)
     with create_engine(engine_name, lutnet, **options) as engine:
-        pipeline = Pipeline(sources, engine, sinks, PipelineOptions(policy=policy,
+        pipeline = Pipeline(sources, engine, sinks, PipelineOptions(policy=policy, decoders=decoders,
                                                                     preprocess={"invert": invert, "normalize": normalize}))
         emit(pipeline.run(duration=duration))

@@ -38,8 +38,11 @@ class StreamConfig:
     invert: bool = False
     normalize: bool = False
     jsonl: str = ""  # also append one JSON line per frame here (an audit trail; it grows without bound)
+    decoders: int = 1  # threads decoding each MJPEG or YUV source's frames, in order
 
     def check(self) -> None:
+        if not 1 <= self.decoders <= 16:
+            raise _fail("stream.decoders", f"must be 1..16, got {self.decoders}")
         if self.jsonl and not Path(self.jsonl).resolve().parent.is_dir():
             raise _fail("stream.jsonl", f"the folder of {self.jsonl} does not exist")
         if not self.sources:

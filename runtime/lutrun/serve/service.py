@@ -231,7 +231,7 @@ class Service:
         sinks: list[Sink] = [self.hub]
         if cfg.jsonl:
             sinks.append(JsonlSink(cfg.jsonl, append=True))
-        options = PipelineOptions(policy=cfg.policy or None, stats_capacity=STATS_CAPACITY,
+        options = PipelineOptions(policy=cfg.policy or None, stats_capacity=STATS_CAPACITY, decoders=cfg.decoders,
                                   preprocess={"invert": cfg.invert, "normalize": cfg.normalize})
         return Pipeline(sources, self._engine(), sinks, options)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +28,7 @@ from lutrun.model import Model
 from lutrun.preprocess import Preprocessor
 from lutrun.stream.handoff import Closed, Handoff, SlotPool
 from lutrun.stream.sinks import Batch, Sink
-from lutrun.stream.sources import Source
+from lutrun.stream.sources import Source, SourceFrame
 from lutrun.stream.stats import ARRIVAL, CAPTURED, DELIVERED, DEQUEUED, INFERRED, PREPROCESSED, STAMPS, StreamStats
 from lutrun.votes import predict
 
@@ -50,12 +50,18 @@ class PipelineOptions:
     # caps the tail latency of a multi-threaded pipeline; run() shortens it and restores it after.
     switch_interval_s: float | None = 0.0002
     preprocess: dict[str, Any] = field(default_factory=dict)
+    # Threads that decode and preprocess each decoding source's frames (MJPEG, packed YUV), in turn,
+    # frames still reaching the engine in order: a board's ARM core decodes a VGA MJPEG frame in more
+    # than a millisecond (docs/streaming.md), so 1000 fps needs the decode spread over cores.
+    decoders: int = 1
 
     def __post_init__(self) -> None:
         if self.policy is not None and self.policy not in POLICIES:
             raise ConfigError(f"policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
         if self.queue < 1 or self.max_batch < 1:
             raise ConfigError("queue and max_batch must be >= 1")
+        if not 1 <= self.decoders <= 16:
+            raise ConfigError(f"decoders must be 1..16, got {self.decoders}")
 
 
 def check_same_input(running: Model, new: Model) -> None:
@@ -63,6 +69,39 @@ def check_same_input(running: Model, new: Model) -> None:
     if new.input_shape != running.input_shape:
         raise ConfigError(f"the model's input is {'x'.join(map(str, new.input_shape))}; the running stream's is "
                           f"{'x'.join(map(str, running.input_shape))}")
+
+
+class _Turns:
+    """What the capture threads of one source share when several decode its frames: reads take turns and
+    number the frames, and each frame waits for its turn to go on to the engine, so that order holds."""
+
+    def __init__(self, threads: int) -> None:
+        self.read_lock = threading.Lock()
+        self.next_read = 0  # frame number of the next read (under read_lock)
+        self.ended = False  # the source has no more frames (under read_lock)
+        self._turn = threading.Condition()
+        self._next_out = 0
+        self._threads = threads
+
+    def hand_on(self, seq: int, stop: threading.Event, hand: Callable[[], None]) -> bool:
+        """Run ``hand`` once every earlier frame has been handed on; False (nothing run) once stopping."""
+        with self._turn:
+            while self._next_out != seq:
+                if stop.is_set():
+                    return False
+                self._turn.wait(0.05)
+            try:
+                hand()
+            finally:
+                self._next_out += 1
+                self._turn.notify_all()
+        return True
+
+    def leave(self) -> bool:
+        """A thread is done; True for the last one."""
+        with self._turn:
+            self._threads -= 1
+            return self._threads == 0
 
 
 class Pipeline:
@@ -235,8 +274,15 @@ class Pipeline:
 
     def _start(self) -> None:
         for index, source in enumerate(self.sources):
-            self._threads.append(threading.Thread(target=self._capture, args=(index, source),
-                                                  name=f"lutrun-capture-{index}", daemon=True))
+            n = self.options.decoders if source.decodes and not source.blocks else 1
+            turns = _Turns(n) if n > 1 else None
+            for worker in range(n):
+                # A preprocessor owns scratch buffers: one per thread.
+                preprocess = self.preprocessors[index] if worker == 0 else \
+                    Preprocessor(self.engine.model.input_shape, **self.options.preprocess)
+                self._threads.append(threading.Thread(target=self._capture, args=(index, source, preprocess, turns),
+                                                      name=f"lutrun-capture-{index}" + (f".{worker}" if worker else ""),
+                                                      daemon=True))
         self._threads.append(threading.Thread(target=self._infer, name="lutrun-engine", daemon=True))
         self._engine_live = True
         for thread in self._threads:
@@ -259,8 +305,11 @@ class Pipeline:
 
     # -- stages -----------------------------------------------------------------
 
-    def _capture(self, index: int, source: Source) -> None:
-        seq, preprocess = 0, self.preprocessors[index]
+    def _capture(self, index: int, source: Source, preprocess: Preprocessor, turns: _Turns | None = None) -> None:
+        """Capture thread: frames of ``source`` preprocessed into the ring and on to the engine.  With ``turns``
+        this is one of several threads that read the source in turn, decode and preprocess at once, and hand
+        frames on in the order they were read."""
+        seq = 0
         self.source_state[index] = "streaming"
         try:
             while not self._stop.is_set():
@@ -270,31 +319,31 @@ class Pipeline:
                         self.source_state[index] = "ended"
                         break
                     continue
-                try:
-                    frame = source.read()
-                except HardwareError as exc:
-                    if not source.live:
-                        raise
-                    self.source_state[index] = "reconnecting"
-                    if not self._reconnect(source, exc):
-                        break  # asked to stop while the device was away
-                    self.source_state[index] = "streaming"
-                    continue
-                self.stats.source_errors.extend(source.take_errors())
+                if turns is None:
+                    frame = self._next_frame(index, source, raw=False)
+                else:
+                    with turns.read_lock:
+                        frame = None if turns.ended else self._next_frame(index, source, raw=True)
+                        turns.ended = frame is None
+                        seq, turns.next_read = turns.next_read, turns.next_read + 1
                 if frame is None:
-                    self.source_state[index] = "ended"
                     break
                 captured = time.monotonic_ns()
                 slot = self._pool.acquire()
-                preprocess.levels = source.levels  # set by the decoder the source opened with
-                preprocess(frame.image, out=self.inputs[slot].reshape(preprocess.shape))
-                if self.keep_frames:
-                    self._keep(slot, frame.image)
-                stamps = self.stamps[slot]
-                stamps[ARRIVAL], stamps[CAPTURED], stamps[PREPROCESSED] = frame.arrival_ns, captured, time.monotonic_ns()
-                self.seq[slot], self.stream[slot], self.labels[slot] = seq, index, self._label(index, frame.label)
-                seq += 1
-                self._evict(self._to_engine.put_many([slot]))
+                image = frame.image if turns is None else self._decoded(source, frame.image)
+                if image is not None:
+                    preprocess.levels = source.levels  # set by the decoder the source opened with
+                    preprocess(image, out=self.inputs[slot].reshape(preprocess.shape))
+                    if self.keep_frames:
+                        self._keep(slot, image)
+                    stamps = self.stamps[slot]
+                    stamps[ARRIVAL], stamps[CAPTURED], stamps[PREPROCESSED] = frame.arrival_ns, captured, time.monotonic_ns()
+                    self.seq[slot], self.stream[slot], self.labels[slot] = seq, index, self._label(index, frame.label)
+                if turns is None:
+                    seq += 1
+                    self._evict(self._to_engine.put_many([slot]))
+                elif not turns.hand_on(seq, self._stop, lambda: self._hand_on(slot, image is not None)):
+                    break
         except Closed:
             pass
         except LutrunError as exc:
@@ -304,12 +353,49 @@ class Pipeline:
             self.source_state[index] = "failed"
             self._fail(PipelineError(f"capture from {source.spec} failed: {type(exc).__name__}: {exc}"))
         finally:
-            if self.source_state[index] == "streaming":
-                self.source_state[index] = "stopped"
-            with self._count_lock:
-                self._live_sources -= 1
-                if self._live_sources == 0:
-                    self._to_engine.close()
+            if turns is None or turns.leave():
+                if self.source_state[index] == "streaming":
+                    self.source_state[index] = "stopped"
+                with self._count_lock:
+                    self._live_sources -= 1
+                    if self._live_sources == 0:
+                        self._to_engine.close()
+
+    def _next_frame(self, index: int, source: Source, raw: bool) -> SourceFrame | None:
+        """The source's next frame (undecoded if ``raw``), reopening a live source that failed; None at the end
+        of the stream or once stopping."""
+        while not self._stop.is_set():
+            try:
+                frame = source.read_raw() if raw else source.read()
+            except HardwareError as exc:
+                if not source.live:
+                    raise
+                self.source_state[index] = "reconnecting"
+                if not self._reconnect(source, exc):
+                    return None  # asked to stop while the device was away
+                self.source_state[index] = "streaming"
+                continue
+            self.stats.source_errors.extend(source.take_errors())
+            if frame is None:
+                self.source_state[index] = "ended"
+            return frame
+        return None
+
+    def _decoded(self, source: Source, image: np.ndarray) -> np.ndarray | None:
+        """A raw frame decoded; None for a live source's frame that does not decode (counted, skipped)."""
+        try:
+            return source.decode(image)
+        except HardwareError as exc:
+            if not source.live:
+                raise
+            self.stats.source_errors.append(str(exc))
+            return None
+
+    def _hand_on(self, slot: int, ready: bool) -> None:
+        if ready:
+            self._evict(self._to_engine.put_many([slot]))
+        else:
+            self._pool.release([slot])
 
     def _capture_block(self, index: int, source: Source, seq: int) -> int | None:
         """One block of ``source``'s frames into the ring and on to the engine: the next frame number, or None at

@@ -104,6 +104,20 @@ class Source(ABC):
         """The next frame, or None at the end of the stream; HardwareError when a device fails."""
 
     @property
+    def decodes(self) -> bool:
+        """Whether frames arrive compressed or packed and are decoded here (once open): ``read_raw`` and
+        ``decode`` then split ``read``, so that the pipeline may decode on several threads."""
+        return self._decoder is not None
+
+    def read_raw(self) -> SourceFrame | None:
+        """As ``read``, the image left undecoded, in a buffer of its own (it outlives the next read)."""
+        return self.read()
+
+    def decode(self, image: np.ndarray) -> np.ndarray:
+        """A frame from ``read_raw`` as ``read`` would have given it."""
+        return self._decoder(image) if self._decoder is not None else image
+
+    @property
     def blocks(self) -> bool:
         """Whether ``read_block`` may be used instead of ``read`` (set once open)."""
         return False
@@ -193,14 +207,20 @@ class CameraSource(Source):
         return FrameDecoder.for_model(granted, width, height, shape, crop)
 
     def read(self) -> SourceFrame | None:
+        frame = self._grab(self._buffer)
+        self._buffer = frame.image
+        return SourceFrame(self.decode(frame.image), NO_LABEL, frame.arrival_ns)
+
+    def read_raw(self) -> SourceFrame | None:
+        return self._grab(None)
+
+    def _grab(self, buffer: np.ndarray | None) -> SourceFrame:
         if self._cap is None:
             raise HardwareError(f"{self.spec}: not open")
-        ok, image = self._cap.read(self._buffer)
+        ok, image = self._cap.read(buffer)
         if not ok or image is None:
             raise HardwareError(f"{self.spec}: no frame (camera unplugged or stalled)")
-        self._buffer = image
-        arrival = time.monotonic_ns()
-        return SourceFrame(self._decoder(image) if self._decoder else image, NO_LABEL, arrival)
+        return SourceFrame(image, NO_LABEL, time.monotonic_ns())
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "asked": {"format": self.format, "width": self.width, "height": self.height,
@@ -331,19 +351,27 @@ class VideoSource(_Replay):
         self._pass = 1
 
     def read(self) -> SourceFrame | None:
+        frame = self._grab(self._buffer)
+        if frame is None:
+            return None
+        self._buffer = frame.image
+        return SourceFrame(self.decode(frame.image), NO_LABEL, frame.arrival_ns)
+
+    def read_raw(self) -> SourceFrame | None:
+        return self._grab(None)
+
+    def _grab(self, buffer: np.ndarray | None) -> SourceFrame | None:
         assert self._cap is not None, "open() first"
-        ok, image = self._cap.read(self._buffer)
+        ok, image = self._cap.read(buffer)
         if not ok:
             if self._pass == 0 or (self.loop and self._pass >= self.loop):
                 return None
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             self._pass += 1
-            ok, image = self._cap.read(self._buffer)
+            ok, image = self._cap.read(buffer)
             if not ok:
                 return None
-        self._buffer = image
-        arrival = self.pacer.wait()
-        return SourceFrame(self._decoder(image) if self._decoder else image, NO_LABEL, arrival)
+        return SourceFrame(image, NO_LABEL, self.pacer.wait())
 
 
 
