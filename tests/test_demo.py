@@ -80,6 +80,19 @@ def test_latency_benchmark_scenarios(scenario, tmp_path):
     assert not HAS_MATPLOTLIB or png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="MLCommons LoadGen is not installed")
+def test_loadgen_floor_answers_every_sample_and_reports_its_rate():
+    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    script = [sys.executable, str(root / "apps" / "loadgen_floor.py")]
+    result = subprocess.run([*script, "--samples", "20000"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    # LoadGen ends only once every sample is answered, and rounds the Offline query up.
+    assert out["samples"] >= 20000 and out["samples_per_s"] > 0 and out["response_build_us_per_sample"] > 0
+    bad = subprocess.run([*script, "--samples", "0"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("--samples must be positive")
+
+
 def test_loadgen_source_answers_every_sample_once_whatever_the_order():
     """The benchmark's source: blocks cut across LoadGen's queries, answers out of order, a drop, and
     close() answering exactly the samples still open (LoadGen waits for every id, once)."""
