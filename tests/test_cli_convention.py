@@ -91,7 +91,7 @@ def test_a_bad_output_path_fails_before_any_work(args):
     assert time.monotonic() - start < 20  # the 60 s benchmark never started
 
 
-def test_plain_train_is_the_shipped_recipe_and_config_keys_are_the_flags(tmp_path):
+def test_plain_train_is_the_local_recipe_of_the_zoo_and_config_keys_are_the_flags(tmp_path):
     recipe = TrainConfig()
     assert (recipe.epochs, recipe.lr, recipe.shift, recipe.temperature, recipe.layers, recipe.seed) == \
         (30, 0.03, 1, 0.05, [2000, 800, 400], 1)

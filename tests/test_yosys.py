@@ -1,4 +1,4 @@
-"""Yosys synth_xilinx of the generated RTL: the core is exactly the model's live LUTs; the top stays in its bound."""
+"""Yosys synth_xilinx of the generated RTL: the core is the model's live LUTs; the top stays in its bound."""
 from __future__ import annotations
 
 import json
@@ -16,14 +16,17 @@ from conftest import run_cli
 pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="Yosys is not installed")
 
 
-def test_default_core_is_one_lut6_and_one_flip_flop_per_live_lut():
+def test_default_core_is_one_lut_and_one_flip_flop_per_live_lut():
     model = resolve_model(None)
     report = report_rtl(model, top=False)
     core = report["core"]
-    # 263 of the 3,200 LUTs reach no vote; synthesis drops them, keeps one LUT6 and one register for each other.
-    assert report["live_luts"] == model.live_luts() == 2937
-    assert core["luts"] == core["cells"]["LUT6"] == 2937 <= model.n_luts
-    assert core["ffs"] == 2937 + report["core_latency_cycles"]  # plus the valid bit of each stage
+    # LUTs that reach no vote are dropped by synthesis, which keeps one LUT and one register for each other:
+    # a LUT6, or a smaller LUT where learnt wiring gave a LUT the same pixel on several inputs.
+    live = model.live_luts()
+    lut_cells = sum(n for cell, n in core["cells"].items() if cell.startswith("LUT"))
+    assert report["live_luts"] == live and core["luts"] == lut_cells == live <= model.n_luts
+    assert core["cells"]["LUT6"] >= 0.99 * live
+    assert core["ffs"] == live + report["core_latency_cycles"]  # plus the valid bit of each stage
     assert core["carry4"] == 0 and core["logic_levels"]["levels"] == 1
     assert report["frames_per_second"]["oversampled"] >= 1_000_000
 

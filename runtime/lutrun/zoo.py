@@ -80,15 +80,21 @@ def plot_zoo(rows: list[dict[str, Any]], path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([p[1] for p in PUBLISHED], [p[2] for p in PUBLISHED], marker="s", linestyle="--", color="grey",
             label="DWN (published)")
-    ours = [row for row in rows if row["test_accuracy"] is not None]
-    ax.plot([r["luts"] for r in ours], [r["test_accuracy"] for r in ours], marker="o", label="lutrun zoo")
+    ours = sorted((row for row in rows if row["test_accuracy"] is not None), key=lambda r: r["luts"])
+    # The line joins the ladder (no model as small and more accurate); the others are points beside it.
+    front = [r for r in ours if not any(o["luts"] <= r["luts"] and o["test_accuracy"] > r["test_accuracy"] for o in ours)]
+    (line,) = ax.plot([r["luts"] for r in front], [r["test_accuracy"] for r in front], marker="o", label="lutrun zoo")
+    beside = [r for r in ours if r not in front]
+    if beside:
+        ax.plot([r["luts"] for r in beside], [r["test_accuracy"] for r in beside], marker="o", linestyle="none",
+                markerfacecolor="none", color=line.get_color(), label="lutrun zoo, off the ladder")
     for row in ours:
         ax.annotate(row["name"], (row["luts"], row["test_accuracy"]), textcoords="offset points", xytext=(4, -10),
                     fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("LUT6 count")
     ax.set_ylabel("MNIST test accuracy")
-    ax.yaxis.set_major_formatter(lambda value, _pos: f"{100 * value:.1f} %")
+    ax.yaxis.set_major_formatter(lambda value, _pos: f"{100 * value:.2f} %")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()

@@ -184,7 +184,7 @@ def export_rtl(model: Model, out_dir: str | Path, stages_every: int = 1, pixels_
     >>> import tempfile, lutrun
     >>> layout = lutrun.export_rtl(lutrun.load_model(lutrun.DEFAULT_MODEL), tempfile.mkdtemp())
     >>> layout.latency_cycles, layout.cycles_per_frame, layout.frame_latency_cycles
-    (3, 98, 23)
+    (2, 98, 22)
     """
     from lutrun import __version__
 
