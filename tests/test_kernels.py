@@ -15,7 +15,7 @@ from golden import QEMU, area_image, cross_build, run_golden, write_case
 
 import lutrun
 from lutrun.codegen import (TARGETS, best_input_orders, compile_kernel, expand_table, generate_sources, kernel_for,
-                            load_kernel, lut_expression, prebuilt_name)
+                            load_kernel, lut_expression, prebuilt_name, schedule)
 from lutrun.datasets import load_idx_dataset
 from lutrun.engines import create_engine
 from lutrun import native
@@ -83,6 +83,30 @@ def test_the_input_order_search_saves_a_tenth_of_the_default_models_operations()
     ops = [sum(lut_expression(int(t), 6, o).count("(") for t, o in zip(tables, orders))
            for orders in (best_input_orders(tables), [None] * len(tables))]
     assert ops[0] < 0.9 * ops[1], ops
+
+
+@pytest.mark.parametrize("widths", [(7,), (40, 9), (60, 30, 12), (50, 40, 30, 20, 6)])
+def test_the_schedule_runs_every_lut_once_after_its_inputs_and_keeps_the_ping_pong_buffers_valid(widths, rng,
+                                                                                                  tmp_path,
+                                                                                                  monkeypatch):
+    """The kernel interleaves the last layer with the one below (each of its LUTs right after its inputs):
+    every LUT once, after its inputs, and no layer overwriting the buffer of layer l - 2 before layer l - 1
+    has read all of it; then the kernel built from that order gives the reference's bits."""
+    model = random_model((5, 5, 1), widths, fan_in=4, n_classes=3, seed=len(widths))
+    steps = schedule(model)
+    assert sorted(steps) == [(l, j) for l, w in enumerate(widths) for j in range(w)]
+    position = {step: n for n, step in enumerate(steps)}
+    for l in range(1, len(widths)):
+        for j in range(widths[l]):
+            assert all(position[(l - 1, int(i))] < position[(l, j)] for i in model.layers[l].inputs[j])
+        if 2 <= l < len(widths) - 1:  # a hidden layer writes the buffer that layer l - 1 reads
+            assert max(position[(l - 1, j)] for j in range(widths[l - 1])) < position[(l, 0)]
+    interleaved = [l for l, _ in steps if l >= len(widths) - 2]
+    assert len(widths) == 1 or interleaved != sorted(interleaved)
+    monkeypatch.setenv("LUTRUN_CACHE", str(tmp_path))
+    special, reference = create_engine("cpu", model, specialise=True), create_engine("numpy", model)
+    bits = rng.integers(0, 2, (1100, 25), dtype=np.uint8)
+    np.testing.assert_array_equal(special.run_bits(bits), reference.run_bits(bits))
 
 
 def test_a_kernel_names_its_network_and_refuses_another(tmp_path):

@@ -15,6 +15,9 @@ typedef uint64_t lr_w8 __attribute__((vector_size(8 * LR_TILE_WORDS)));
 
 #define MUX_GENERIC(a, b, s) (((a) & ~(s)) | ((b) & (s)))
 #define MUX(a, b, s) MUX_GENERIC(a, b, s)
+/* s ? b : a as one 3-input operation whose result takes a's register: a (a subtree) dies here,
+ * s (an input of the LUT) is read again. */
+#define MUX_TERNARY(a, b, s) T3(0xd8, a, b, s)
 /* Any 3-input function as a mux tree over constants; the compiler folds it. */
 #define BIT(imm, i) ((((imm) >> (i)) & 1) ? ~z : z)
 #define T3_GENERIC(imm, c, b, a)                                                         \
@@ -23,8 +26,8 @@ typedef uint64_t lr_w8 __attribute__((vector_size(8 * LR_TILE_WORDS)));
                 MUX_GENERIC(MUX_GENERIC(BIT(imm, 4), BIT(imm, 5), a),                        \
                             MUX_GENERIC(BIT(imm, 6), BIT(imm, 7), a), b), c)
 
-/* The body reads input i of the layer below with LD(i) (rows VW words apart)
- * and writes LUT j with ST(j, value) into rows VW words apart, or with
+/* The body reads row i of buffer b with LD(b, i) (rows VW words apart) and
+ * writes LUT j with ST(b, j, value) into rows VW words apart, or with
  * STO(j, value) into the caller's output rows, `stride` words apart. */
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -35,16 +38,24 @@ typedef uint64_t lr_w8 __attribute__((vector_size(8 * LR_TILE_WORDS)));
 #if defined(__AVX512VL__)
 typedef uint64_t lr_w2 __attribute__((vector_size(16)));
 #define V lr_w2
-#define LD(i) ((V){src[(i)], 0})
-#define ST(j, e) (dst[(j)] = (e)[0])
-#define STO(j, e) (out[(int64_t)(j) * stride] = (e)[0])
+/* Loaded and stored straight from and to memory: a word built with {x, 0} goes through a general
+ * register, one more instruction, on the port the 3-input operations need. */
+static inline lr_w2 lr_load_w1(const uint64_t *p)
+{
+    lr_w2 v;
+    __asm__("vmovq %1, %0" : "=v"(v) : "m"(*p));
+    return v;
+}
+#define LD(b, i) lr_load_w1((b) + (i))
+#define ST(b, j, e) _mm_storel_epi64((__m128i *)((b) + (j)), (__m128i)(e))
+#define STO(j, e) _mm_storel_epi64((__m128i *)(out + (int64_t)(j) * stride), (__m128i)(e))
 #define T3(imm, c, b, a) ((V)_mm_ternarylogic_epi64((__m128i)(c), (__m128i)(b), (__m128i)(a), (imm)))
 #undef MUX
-#define MUX(a, b, s) T3(0xca, s, b, a) /* s ? b : a */
+#define MUX MUX_TERNARY
 #else
 #define V lr_w1
-#define LD(i) (src[(i)])
-#define ST(j, e) (dst[(j)] = (e))
+#define LD(b, i) ((b)[(i)])
+#define ST(b, j, e) ((b)[(j)] = (e))
 #define STO(j, e) (out[(int64_t)(j) * stride] = (e))
 #define T3 T3_GENERIC
 #endif
@@ -65,15 +76,15 @@ typedef uint64_t lr_w2 __attribute__((vector_size(16)));
 /* A wide vector of LR_TILE_WORDS words (512 samples), unaligned rows allowed. */
 typedef lr_w8 lr_w8u __attribute__((aligned(8), may_alias));
 #define V lr_w8
-#define LD(i) (*(const lr_w8u *)(src + (i) * LR_TILE_WORDS))
-#define ST(j, e) (*(lr_w8u *)(dst + (j) * LR_TILE_WORDS) = (e))
+#define LD(b, i) (*(const lr_w8u *)((b) + (i) * LR_TILE_WORDS))
+#define ST(b, j, e) (*(lr_w8u *)((b) + (j) * LR_TILE_WORDS) = (e))
 #define STO(j, e) (*(lr_w8u *)(out + (int64_t)(j) * stride) = (e))
 #if defined(__AVX512F__)
 /* One instruction per 3-input function: imm bit (c<<2 | b<<1 | a). */
 #define T3(imm, c, b, a) \
     ((lr_w8)_mm512_ternarylogic_epi64((__m512i)(c), (__m512i)(b), (__m512i)(a), (imm)))
 #undef MUX
-#define MUX(a, b, s) T3(0xca, s, b, a) /* s ? b : a */
+#define MUX MUX_TERNARY
 #else
 #define T3 T3_GENERIC
 #endif
