@@ -41,6 +41,18 @@ struct lr_modulator {
 #define LR_AVX2_CLONES
 #endif
 
+/* The output rows of each class, class by class: rows[first[c] .. first[c + 1]) vote for class c. */
+typedef struct {
+    int32_t *first; /* [n_classes + 1] */
+    int32_t *rows;  /* [outputs that vote] */
+} lr_vote_rows;
+/* `classes` already checked (-1 or a class, per output). */
+int lr_vote_rows_new(const int32_t *classes, int32_t n_out, int32_t n_classes, lr_vote_rows *out);
+void lr_vote_rows_free(lr_vote_rows *v);
+/* lr_votes with its checks done and its grouping built once (the session's per-call path). */
+void lr_votes_by_rows(const uint64_t *out, int64_t stride, const lr_vote_rows *v, int32_t n_classes,
+                      int32_t frames, int64_t n_frames, int32_t *scores);
+
 static inline int lr_ceil_div(int64_t a, int64_t b) { return (int)((a + b - 1) / b); }
 
 #endif

@@ -1,14 +1,13 @@
 /* The fused call: modulate -> evaluate -> vote over chunks of frames, with
  * every buffer allocated once per session. */
 #include <stdlib.h>
-#include <string.h>
 #include "internal.h"
 
 struct lr_session {
     const lr_net *net;
     const lr_modulator *mod;
-    int32_t *classes;
-    int32_t n_classes, n_out;
+    lr_vote_rows votes;
+    int32_t n_classes;
     int64_t stride, chunk_frames;
     uint64_t *in, *out, *scratch;
 };
@@ -17,7 +16,7 @@ void lr_session_free(lr_session *s)
 {
     if (!s)
         return;
-    free(s->classes);
+    lr_vote_rows_free(&s->votes);
     free(s->in);
     free(s->out);
     free(s->scratch);
@@ -40,20 +39,17 @@ int lr_session_new(const lr_net *net, const lr_modulator *mod, const int32_t *cl
     s->net = net;
     s->mod = mod;
     s->n_classes = n_classes;
-    s->n_out = n_out;
     s->stride = LR_CHUNK_WORDS;
     if (s->stride < mod->pattern_words)
         s->stride = mod->pattern_words;
     s->chunk_frames = s->stride * 64 / mod->frames;
-    s->classes = malloc(sizeof(int32_t) * n_out);
     s->in = calloc((size_t)s->stride * net->n_inputs, sizeof(uint64_t));
     s->out = calloc((size_t)s->stride * n_out, sizeof(uint64_t));
     s->scratch = malloc(sizeof(uint64_t) * lr_net_scratch_words(net));
-    if (!s->classes || !s->in || !s->out || !s->scratch) {
+    if (!s->in || !s->out || !s->scratch || lr_vote_rows_new(classes, n_out, n_classes, &s->votes) != LR_OK) {
         lr_session_free(s);
         return LR_ENOMEM;
     }
-    memcpy(s->classes, classes, sizeof(int32_t) * n_out);
     *out = s;
     return LR_OK;
 }
@@ -64,18 +60,18 @@ int lr_classify(lr_session *s, const uint8_t *frames, int64_t n_frames, uint32_t
     if (!s || !frames || !scores || n_frames < 0)
         return LR_EINVAL;
     const int32_t n_pixels = s->mod->n_pixels, F = s->mod->frames;
+    /* Frames that fit one word (a single frame) get rows one word apart: a row per cache line, at the
+     * chunk's stride, would make every row a miss. */
+    const int64_t stride = n_frames * F <= 64 ? 1 : s->stride;
     for (int64_t i0 = 0; i0 < n_frames; i0 += s->chunk_frames) {
         const int64_t n = n_frames - i0 < s->chunk_frames ? n_frames - i0 : s->chunk_frames;
         const int64_t words = lr_ceil_div(n * F, 64);
-        int rc = lr_modulate(s->mod, frames + i0 * n_pixels, n, frame0 + (uint32_t)i0, s->in,
-                             s->stride);
+        int rc = lr_modulate(s->mod, frames + i0 * n_pixels, n, frame0 + (uint32_t)i0, s->in, stride);
         if (rc == LR_OK)
-            rc = lr_eval(s->net, s->in, s->out, s->stride, 0, words, s->scratch);
-        if (rc == LR_OK)
-            rc = lr_votes(s->out, s->stride, s->n_out, s->classes, s->n_classes, F, n,
-                          scores + i0 * s->n_classes);
+            rc = lr_eval(s->net, s->in, s->out, stride, 0, words, s->scratch);
         if (rc != LR_OK)
             return rc;
+        lr_votes_by_rows(s->out, stride, &s->votes, s->n_classes, F, n, scores + i0 * s->n_classes);
     }
     return LR_OK;
 }
@@ -94,10 +90,9 @@ int lr_classify_temporal(lr_session *s, const uint8_t *frames, int64_t n_frames,
                                       s->stride);
         if (rc == LR_OK)
             rc = lr_eval(s->net, s->in, s->out, s->stride, 0, lr_ceil_div(n, 64), s->scratch);
-        if (rc == LR_OK)
-            rc = lr_votes(s->out, s->stride, s->n_out, s->classes, n_classes, 1, n, out);
         if (rc != LR_OK)
             return rc;
+        lr_votes_by_rows(s->out, s->stride, &s->votes, n_classes, 1, n, out);
         for (int64_t i = 0; i < n; i++)
             for (int32_t c = 0; c < n_classes; c++) {
                 state[c] += out[i * n_classes + c] - (state[c] >> shift);

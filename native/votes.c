@@ -132,6 +132,47 @@ static void lr_votes_class(const uint64_t *out, int64_t stride, const int32_t *r
     }
 }
 
+int lr_vote_rows_new(const int32_t *classes, int32_t n_out, int32_t n_classes, lr_vote_rows *out)
+{
+    out->first = calloc((size_t)n_classes + 1, sizeof(int32_t));
+    out->rows = malloc(sizeof(int32_t) * (size_t)(n_out ? n_out : 1));
+    int32_t *next = malloc(sizeof(int32_t) * (size_t)n_classes);
+    if (!out->first || !out->rows || !next) {
+        free(next);
+        lr_vote_rows_free(out);
+        return LR_ENOMEM;
+    }
+    /* A counting sort of the outputs by class. */
+    for (int32_t o = 0; o < n_out; o++)
+        if (classes[o] >= 0)
+            out->first[classes[o] + 1]++;
+    for (int32_t c = 0; c < n_classes; c++)
+        out->first[c + 1] += out->first[c];
+    memcpy(next, out->first, sizeof(int32_t) * (size_t)n_classes);
+    for (int32_t o = 0; o < n_out; o++)
+        if (classes[o] >= 0)
+            out->rows[next[classes[o]]++] = o;
+    free(next);
+    return LR_OK;
+}
+
+void lr_vote_rows_free(lr_vote_rows *v)
+{
+    free(v->first);
+    free(v->rows);
+    v->first = v->rows = NULL;
+}
+
+void lr_votes_by_rows(const uint64_t *out, int64_t stride, const lr_vote_rows *v, int32_t n_classes,
+                      int32_t frames, int64_t n_frames, int32_t *scores)
+{
+    memset(scores, 0, sizeof(int32_t) * (size_t)n_frames * (size_t)n_classes);
+    for (int32_t c = 0; c < n_classes; c++)
+        if (v->first[c + 1] > v->first[c])
+            lr_votes_class(out, stride, v->rows + v->first[c], v->first[c + 1] - v->first[c], c, n_classes,
+                           frames, n_frames, scores);
+}
+
 int lr_votes(const uint64_t *out, int64_t stride, int32_t n_out,
              const int32_t *classes, int32_t n_classes, int32_t frames,
              int64_t n_frames, int32_t *scores)
@@ -142,36 +183,10 @@ int lr_votes(const uint64_t *out, int64_t stride, int32_t n_out,
     for (int32_t o = 0; o < n_out; o++)
         if (classes[o] < -1 || classes[o] >= n_classes)
             return LR_EINVAL;
-    /* The rows of each class, class by class (a counting sort of the outputs). */
-    int32_t *first = calloc((size_t)n_classes + 1, sizeof(int32_t));
-    int32_t *rows = malloc(sizeof(int32_t) * (size_t)(n_out ? n_out : 1));
-    if (!first || !rows) {
-        free(first);
-        free(rows);
+    lr_vote_rows v;
+    if (lr_vote_rows_new(classes, n_out, n_classes, &v) != LR_OK)
         return LR_ENOMEM;
-    }
-    for (int32_t o = 0; o < n_out; o++)
-        if (classes[o] >= 0)
-            first[classes[o] + 1]++;
-    for (int32_t c = 0; c < n_classes; c++)
-        first[c + 1] += first[c];
-    int32_t *next = malloc(sizeof(int32_t) * (size_t)n_classes);
-    if (!next) {
-        free(first);
-        free(rows);
-        return LR_ENOMEM;
-    }
-    memcpy(next, first, sizeof(int32_t) * (size_t)n_classes);
-    for (int32_t o = 0; o < n_out; o++)
-        if (classes[o] >= 0)
-            rows[next[classes[o]]++] = o;
-    memset(scores, 0, sizeof(int32_t) * (size_t)n_frames * (size_t)n_classes);
-    for (int32_t c = 0; c < n_classes; c++)
-        if (first[c + 1] > first[c])
-            lr_votes_class(out, stride, rows + first[c], first[c + 1] - first[c], c, n_classes, frames,
-                           n_frames, scores);
-    free(next);
-    free(first);
-    free(rows);
+    lr_votes_by_rows(out, stride, &v, n_classes, frames, n_frames, scores);
+    lr_vote_rows_free(&v);
     return LR_OK;
 }

@@ -110,6 +110,8 @@ def test_fused_call_equals_numpy_composition(method, frames, rng):
     np.testing.assert_array_equal(reference.classify(batch, frame0=11), expected)
     for i in (0, 1, 150, 299):  # single frames keep their stream position
         np.testing.assert_array_equal(cpu.classify(batch[i], frame0=11 + i)[0], expected[i])
+    for n in (2, 4, 5, 64, 65):  # batches that fill one word (rows a word apart) and just more
+        np.testing.assert_array_equal(cpu.classify(batch[:n], frame0=11), expected[:n])
 
 
 def test_fused_call_threads_split_matches(rng):
@@ -131,6 +133,8 @@ def test_specialised_kernel_equals_reference(rng, tmp_path, monkeypatch):
         np.testing.assert_array_equal(special.run_bits(bits), reference.run_bits(bits))
     frames = rng.integers(0, 256, (250, 8, 8), dtype=np.uint8)
     np.testing.assert_array_equal(special.classify(frames), reference.classify(frames))
+    for n in (1, 3, 4):  # F = 20: up to 3 frames in one word, the kernel's one-word path
+        np.testing.assert_array_equal(special.classify(frames[:n], 7), reference.classify(frames[:n], 7))
     assert len(list((tmp_path / "kernels").glob("*.so"))) == 1  # cached, reused on the next build
     create_engine("cpu", model, specialise=True)
     assert len(list((tmp_path / "kernels").glob("*.so"))) == 1
