@@ -98,10 +98,9 @@ class Engine(ABC):
         h, w, c = self.model.input_shape
         if frames.dtype != np.uint8:
             raise InputShapeError(f"frames must be uint8, got {frames.dtype}")
-        shapes = {(h, w, c): 3, (h, w): 2} if c == 1 else {(h, w, c): 3}
-        trailing = next((n for shape, n in shapes.items() if frames.shape[-n:] == shape and frames.ndim in (n, n + 1)), None)
-        if trailing is None:
-            raise InputShapeError(f"frames of shape {frames.shape} do not match the model's input {h}x{w}x{c} "
+        shape, ndim = frames.shape, frames.ndim
+        if not (ndim in (3, 4) and shape[-3:] == (h, w, c) or c == 1 and ndim in (2, 3) and shape[-2:] == (h, w)):
+            raise InputShapeError(f"frames of shape {shape} do not match the model's input {h}x{w}x{c} "
                                   "(expected [B, H, W, C] or [H, W, C])")
         return np.ascontiguousarray(frames.reshape(-1, h * w * c))
 
