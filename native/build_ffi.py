@@ -14,7 +14,7 @@ from cffi import FFI
 NATIVE = Path(__file__).resolve().parent
 ROOT = NATIVE.parent
 CODEGEN = ROOT / "runtime" / "lutrun" / "codegen"
-SOURCES = ["net.c", "pack.c", "votes.c", "modulate.c", "session.c", "image.c"]
+SOURCES = ["net.c", "pack.c", "votes.c", "modulate.c", "session.c", "image.c", "lanes.c"]
 CFLAGS = ["-O3", "-std=gnu11", "-Wall", "-Wno-psabi", "-fno-strict-aliasing"]
 
 # lutrun.codegen.cheader, loaded by path: the package itself cannot be imported while it is being built.

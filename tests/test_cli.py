@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from lutrun import native
+
 from conftest import run_cli
 
 
@@ -29,6 +31,7 @@ def test_bench_fused_keys():
     out = json.loads(result.stdout)
     for key in ("single_frame_p50_us", "single_frame_p99_us", "batch_frames_per_s", "numpy_batch_frames_per_s"):
         assert out[key] > 0
+    assert out["single_frame_path"] == (native.lanes_name() or "kernel")  # the default model's F = 15
 
 
 @pytest.mark.parametrize("args, message", [

@@ -4,6 +4,7 @@ values from the numpy reference."""
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 from pathlib import Path
 
@@ -107,6 +108,33 @@ def test_the_schedule_runs_every_lut_once_after_its_inputs_and_keeps_the_ping_po
     special, reference = create_engine("cpu", model, specialise=True), create_engine("numpy", model)
     bits = rng.integers(0, 2, (1100, 25), dtype=np.uint8)
     np.testing.assert_array_equal(special.run_bits(bits), reference.run_bits(bits))
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return set()
+    return next((set(line.partition(":")[2].split()) for line in lines if line.startswith("flags")), set())
+
+
+def test_calls_of_up_to_16_samples_take_the_lut_parallel_path_where_the_cpu_has_its_instructions():
+    needs = {"avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_bitalg", "gfni"}
+    expected = "avx512-bitalg" if platform.machine() == "x86_64" and needs <= _cpu_flags() else ""
+    assert native.lanes_name() == expected
+
+
+@pytest.mark.parametrize("k", range(1, 7))
+def test_the_lut_parallel_path_gives_the_references_scores_for_every_fan_in_and_sample_count(k, rng):
+    """Eight LUTs a vector for calls of up to 16 samples: widths that leave partial groups (and a layer
+    narrower than one group), every F up to 16, every batch that fits 16 samples and the first that does not."""
+    frames = rng.integers(0, 256, (20, 6, 5), dtype=np.uint8)
+    for f in (1, 2, 3, 7, 8, 9, 15, 16):
+        model = random_model((6, 5, 1), (29, 13, 6), fan_in=k, n_classes=3, seed=10 * k + f,
+                             modulation=Modulation(METHODS[f % len(METHODS)], f, seed=f))
+        cpu, reference = create_engine("cpu", model), create_engine("numpy", model)
+        for n in range(1, 16 // f + 2):
+            np.testing.assert_array_equal(cpu.classify(frames[:n], frame0=f), reference.classify(frames[:n], frame0=f))
 
 
 def test_a_kernel_names_its_network_and_refuses_another(tmp_path):

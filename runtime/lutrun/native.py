@@ -53,6 +53,12 @@ def simd_name() -> str:
     return ffi.string(c.lr_simd_name()).decode()
 
 
+def lanes_name() -> str:
+    """The LUT-parallel path of calls of up to 16 samples (a single frame at F <= 16), or ""."""
+    _, c = require()
+    return ffi.string(c.lr_lanes_name()).decode()
+
+
 def area_scratch(cols: int) -> int:
     """The uint32 scratch ``area_resize`` needs for an image ``cols`` wide (lr_area_u8 in native/lutrun.h)."""
     return cols + (cols + 1) // 2

@@ -206,7 +206,9 @@ class CpuEngine(Engine):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "simd": native.simd_name(), "threads": self.threads,
-                "specialised": self._kernel is not None}
+                "specialised": self._kernel is not None,
+                # calls of up to 16 samples (a single frame at F <= 16): eight LUTs a vector, or the kernel
+                "lanes": native.lanes_name() or "none"}
 
     def close(self) -> None:
         if self._pool is not None:
