@@ -1,6 +1,7 @@
 /* The fused call: modulate -> evaluate -> vote over chunks of frames, with
  * every buffer allocated once per session. */
 #include <stdlib.h>
+#include <string.h>
 #include "internal.h"
 
 struct lr_session {
@@ -11,6 +12,17 @@ struct lr_session {
     int64_t stride, chunk_frames;
     uint64_t *in, *out, *scratch;
 };
+
+/* Zeroed memory on a cache line: the kernel's 64-byte rows would otherwise each straddle two lines
+ * (malloc gives 16-byte alignment), which cost the kernel a sixth of its speed. */
+static uint64_t *lr_alloc_rows(int64_t words)
+{
+    const size_t bytes = ((size_t)words * sizeof(uint64_t) + 63) / 64 * 64;
+    uint64_t *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
 
 void lr_session_free(lr_session *s)
 {
@@ -43,9 +55,9 @@ int lr_session_new(const lr_net *net, const lr_modulator *mod, const int32_t *cl
     if (s->stride < mod->pattern_words)
         s->stride = mod->pattern_words;
     s->chunk_frames = s->stride * 64 / mod->frames;
-    s->in = calloc((size_t)s->stride * net->n_inputs, sizeof(uint64_t));
-    s->out = calloc((size_t)s->stride * n_out, sizeof(uint64_t));
-    s->scratch = malloc(sizeof(uint64_t) * lr_net_scratch_words(net));
+    s->in = lr_alloc_rows(s->stride * net->n_inputs);
+    s->out = lr_alloc_rows(s->stride * n_out);
+    s->scratch = lr_alloc_rows(lr_net_scratch_words(net));
     if (!s->in || !s->out || !s->scratch || lr_vote_rows_new(classes, n_out, n_classes, &s->votes) != LR_OK) {
         lr_session_free(s);
         return LR_ENOMEM;

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from lutrun.bench.timing import median_seconds
+from lutrun.bits import empty_rows
 from lutrun.engines import create_engine
 from lutrun.errors import ConfigError
 from lutrun.model import Model
@@ -28,9 +29,10 @@ def bench_engine(model: Model, samples: int = 1 << 16, repeats: int = 7, numpy_s
     if buffers > WORK_BYTES:
         raise ConfigError(f"{samples} samples of this model need {buffers} bytes of buffers, over {WORK_BYTES}: "
                           "give fewer --samples")
-    packed = rng.integers(0, 2**64, (model.n_inputs, words), dtype=np.uint64)
+    packed = empty_rows(model.n_inputs, words)  # on cache lines, as the engine's own arrays are
+    packed[...] = rng.integers(0, 2**64, (model.n_inputs, words), dtype=np.uint64)
     threads = threads or os.cpu_count() or 1
-    out = np.empty((model.n_outputs, words), np.uint64)
+    out = empty_rows(model.n_outputs, words)
     with create_engine("cpu", model) as generic:
         t_generic = median_seconds(lambda: generic.run_packed(packed, out), repeats)
         simd = generic.describe()["simd"]

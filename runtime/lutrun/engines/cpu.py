@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from lutrun import native
-from lutrun.bits import words_for
+from lutrun.bits import empty_rows, words_for
 from lutrun.engines.base import Engine
 from lutrun.errors import ConfigError, InputShapeError
 from lutrun.model import Model, Modulation
@@ -93,7 +93,7 @@ class CpuEngine(Engine):
         packed = _packed_rows(packed, self.model.n_inputs, "packed inputs")
         stride = packed.shape[1]
         if out is None:
-            out = np.empty((self.model.n_outputs, stride), np.uint64)
+            out = empty_rows(self.model.n_outputs, stride)
         elif not isinstance(out, np.ndarray) or out.shape != (self.model.n_outputs, stride) or out.dtype != np.uint64 \
                 or not out.flags.c_contiguous or not out.flags.writeable:
             raise InputShapeError(f"out must be writable C-contiguous uint64 [{self.model.n_outputs}, {stride}]")
@@ -103,7 +103,7 @@ class CpuEngine(Engine):
         p_in, p_out = native.buffer(packed, "uint64_t[]"), native.buffer(out, "uint64_t[]")
 
         def work(span: tuple[int, int]) -> None:
-            scratch = np.empty(self._scratch_words, np.uint64)
+            scratch = empty_rows(1, self._scratch_words)
             native.check(self.lib.lr_eval(self._net, p_in, p_out, stride, span[0], span[1],
                                           native.buffer(scratch, "uint64_t[]")), "lr_eval")
 
@@ -121,7 +121,7 @@ class CpuEngine(Engine):
         if bits.dtype != np.uint8 or bits.ndim != 2:
             raise InputShapeError(f"bits must be uint8 [samples, features], got {bits.dtype} {bits.shape}")
         bits = np.ascontiguousarray(bits)
-        packed = np.empty((bits.shape[1], words_for(bits.shape[0])), np.uint64)
+        packed = empty_rows(bits.shape[1], words_for(bits.shape[0]))
         native.check(self.lib.lr_pack(native.buffer(bits, "uint8_t[]"), bits.shape[0], bits.shape[1],
                                       native.buffer(packed, "uint64_t[]"), packed.shape[1]), "lr_pack")
         return packed
@@ -142,14 +142,11 @@ class CpuEngine(Engine):
         """uint8 frames -> packed sub-frame samples [n_inputs, words] (C modulator), into ``out`` if given."""
         rows = self.frames_as_rows(frames)
         shape = (self.model.n_inputs, words_for(rows.shape[0] * self.modulation.frames))
-        if out is None:
-            packed = np.zeros(shape, np.uint64)
-        elif not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.uint64 \
-                or not out.flags.c_contiguous or not out.flags.writeable:
+        if out is not None and (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.uint64
+                                or not out.flags.c_contiguous or not out.flags.writeable):
             raise InputShapeError(f"out must be writable C-contiguous uint64 [{shape[0]}, {shape[1]}]")
-        else:
-            packed = out
-            packed[:, -1:] = 0  # the last word's unused samples, as a fresh array has them
+        packed = empty_rows(*shape) if out is None else out
+        packed[:, -1:] = 0  # the last word's unused samples are zero; the modulator writes every other word
         native.check(self.lib.lr_modulate(self._mod, native.buffer(rows, "uint8_t[]"), rows.shape[0],
                                           int(frame0) % 2**32, native.buffer(packed, "uint64_t[]"),
                                           packed.shape[1]), "lr_modulate")
