@@ -50,6 +50,57 @@ static inline int64_t lr_plane_count(const uint64_t *p, int64_t start, int64_t l
     return count;
 }
 
+#ifdef LR_X86_GCC
+#include <immintrin.h>
+
+static int lr_votes_vpopcnt; /* set at load: the CPU has AVX-512 VPOPCNTDQ */
+
+__attribute__((constructor)) static void lr_votes_init(void)
+{
+    __builtin_cpu_init();
+    lr_votes_vpopcnt = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
+}
+
+/* Every frame's score off one block's planes, eight frames at a time (frames <= 64, so that a frame's
+ * samples in the block lie in one word or two neighbours): lane i picks frame f0 + i's words out of a
+ * plane's eight with a permute, masks them to the frame's samples, popcounts them and adds them at the
+ * plane's weight.  The scalar loop below spends a branchy bit-range count per frame and plane. */
+__attribute__((target("avx512f,avx512vpopcntdq"))) static void
+lr_frame_scores_avx512(const uint64_t (*plane)[LR_VOTE_WORDS], int planes, int64_t b0, int64_t b1,
+                       int32_t frames, int32_t c, int32_t n_classes, int32_t *scores)
+{
+    const __m512i one = _mm512_set1_epi64(1), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i starts = _mm512_mullo_epi32(step, _mm512_set1_epi64(frames)); /* small: 32 bits suffice */
+    const __m512i lo_b = _mm512_set1_epi64(b0), hi_b = _mm512_set1_epi64(b1);
+    for (int64_t f0 = b0 / frames; f0 * frames < b1; f0 += 8) {
+        const __m512i start = _mm512_add_epi64(_mm512_set1_epi64(f0 * frames), starts);
+        const __mmask8 in = _mm512_cmplt_epi64_mask(start, hi_b);
+        const __m512i s0 = _mm512_sub_epi64(_mm512_max_epi64(start, lo_b), lo_b);
+        const __m512i s1 = _mm512_sub_epi64(_mm512_min_epi64(_mm512_add_epi64(start, _mm512_set1_epi64(frames)),
+                                                             hi_b), lo_b);
+        const __m512i len = _mm512_sub_epi64(s1, s0), bit = _mm512_and_si512(s0, _mm512_set1_epi64(63));
+        const __m512i word = _mm512_srli_epi64(s0, 6);
+        const __m512i next = _mm512_min_epi64(_mm512_add_epi64(word, one), _mm512_set1_epi64(LR_VOTE_WORDS - 1));
+        /* (1 << len) - 1 is all ones at len = 64: a shift by 64 gives 0 */
+        const __m512i lo = _mm512_maskz_sllv_epi64(in, _mm512_sub_epi64(_mm512_sllv_epi64(one, len), one), bit);
+        const __m512i over = _mm512_max_epi64(_mm512_sub_epi64(_mm512_add_epi64(bit, len), _mm512_set1_epi64(64)),
+                                              _mm512_setzero_si512());
+        const __m512i hi = _mm512_maskz_sub_epi64(in, _mm512_sllv_epi64(one, over), one);
+        __m512i sum = _mm512_setzero_si512();
+        for (int k = 0; k < planes; k++) {
+            const __m512i p = _mm512_loadu_si512(plane[k]);
+            const __m512i n = _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(_mm512_permutexvar_epi64(word, p), lo)),
+                                               _mm512_popcnt_epi64(_mm512_and_si512(_mm512_permutexvar_epi64(next, p), hi)));
+            sum = _mm512_add_epi64(sum, _mm512_sll_epi64(n, _mm_cvtsi32_si128(k)));
+        }
+        int64_t v[8];
+        _mm512_storeu_si512(v, sum);
+        for (int i = 0; i < 8 && (f0 + i) * frames < b1; i++)
+            scores[(f0 + i) * n_classes + c] += (int32_t)v[i];
+    }
+}
+#endif
+
 LR_VOTE_CLONES
 static void lr_votes_class(const uint64_t *out, int64_t stride, const int32_t *rows, int32_t n_rows,
                            int32_t c, int32_t n_classes, int32_t frames, int64_t n_frames,
@@ -121,6 +172,12 @@ static void lr_votes_class(const uint64_t *out, int64_t stride, const int32_t *r
             continue;
         }
         /* Frames overlapping the block; one straddling two blocks gets its two parts added. */
+#ifdef LR_X86_GCC
+        if (lr_votes_vpopcnt && frames <= 64) {
+            lr_frame_scores_avx512(plane, planes, b0, b1, frames, c, n_classes, scores);
+            continue;
+        }
+#endif
         for (int64_t f = b0 / frames; f * frames < b1; f++) {
             const int64_t s0 = f * frames > b0 ? f * frames : b0;
             const int64_t s1 = (f + 1) * frames < b1 ? (f + 1) * frames : b1;
