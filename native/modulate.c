@@ -237,13 +237,103 @@ static void lr_transpose64(uint64_t a[64])
         }
 }
 
+#ifdef LR_X86_GCC
+#include <immintrin.h>
+/* The compare path with 64-pixel compares and a vector bit-matrix transpose (x86 with AVX-512 BW, VBMI
+ * and GFNI).  Per 64 samples x 64 pixels: one compare per sample gives its 64 pixel bits; each 8 x 8
+ * block of bits is gathered into a qword (one byte permute per 8 samples) and transposed (gf2p8affine),
+ * then the eight 8-sample byte-planes are interleaved into one word per pixel (three rounds of two-source
+ * byte permutes), where the portable path spends ~1,100 shifts and masks per block. */
+static struct {
+    uint8_t blocks[64];     /* byte 8b + 7 - j <- byte 8j + b: block b of the eight samples' masks */
+    uint8_t merge[3][2][64]; /* round r, low/high half: interleave groups of 2^r bytes of two vectors */
+    int cpu;
+} lr_steps512;
+
+__attribute__((constructor)) static void lr_steps512_init(void)
+{
+    for (int b = 0; b < 8; b++)
+        for (int j = 0; j < 8; j++)
+            lr_steps512.blocks[8 * b + 7 - j] = (uint8_t)(8 * j + b);
+    for (int r = 0; r < 3; r++) {
+        const int g = 1 << r, per = 32 / g; /* bytes per group, groups taken from each vector per half */
+        for (int half = 0; half < 2; half++)
+            for (int q = 0; q < per; q++)
+                for (int t = 0; t < 2 * g; t++)
+                    lr_steps512.merge[r][half][2 * g * q + t] =
+                        (uint8_t)((t < g ? 0 : 64) + g * (q + half * per) + t % g);
+    }
+    __builtin_cpu_init();
+    lr_steps512.cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("gfni");
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi,gfni"))) static void
+lr_modulate_steps_avx512(const lr_modulator *m, const uint8_t *pixels, int64_t n_frames, uint64_t *out,
+                         int64_t stride)
+{
+    const int32_t np = m->n_pixels, F = m->frames;
+    const int64_t samples = n_frames * F;
+    const __m512i blocks = _mm512_loadu_si512(lr_steps512.blocks);
+    const __m512i onehot = _mm512_set1_epi64((long long)0x8040201008040201ULL);
+    uint64_t masks[64] __attribute__((aligned(64))), rows[64] __attribute__((aligned(64)));
+    for (int64_t s0 = 0, word = 0; s0 < samples; s0 += 64, word++) {
+        const int64_t ns = samples - s0 < 64 ? samples - s0 : 64;
+        for (int32_t p0 = 0; p0 < np; p0 += 64) {
+            const int32_t npx = np - p0 < 64 ? np - p0 : 64;
+            const __mmask64 all = npx == 64 ? ~0ULL : (1ULL << npx) - 1;
+            for (int64_t i = 0; i < 64; i++) {
+                const int32_t step = i < ns ? m->steps[(s0 + i) % F] : 256;
+                const uint8_t *px = pixels + (s0 + i) / F * np + p0;
+                masks[i] = step == 0 ? all : step > 255 ? 0
+                         : _mm512_cmpge_epu8_mask(_mm512_maskz_loadu_epi8(all, px), _mm512_set1_epi8((char)step));
+            }
+            /* v[b] byte p: pixel p's bits of samples 8o .. 8o + 7, o = b bit-reversed: the three rounds below
+             * interleave vectors b and b + 4, which lays the octets out bit-reversed, back in order. */
+            static const int octet[8] = {0, 4, 2, 6, 1, 5, 3, 7};
+            __m512i v[8];
+            for (int b = 0; b < 8; b++)
+                v[b] = _mm512_gf2p8affine_epi64_epi8(
+                    onehot, _mm512_permutexvar_epi8(blocks, _mm512_load_si512(masks + 8 * octet[b])), 0);
+            for (int r = 0; r < 3; r++) { /* groups of 2^r bytes of vectors b and b + 4 interleaved */
+                const __m512i lo = _mm512_loadu_si512(lr_steps512.merge[r][0]);
+                const __m512i hi = _mm512_loadu_si512(lr_steps512.merge[r][1]);
+                __m512i w[8];
+                for (int k = 0; k < 4; k++) {
+                    w[2 * k] = _mm512_permutex2var_epi8(v[k], lo, v[k + 4]);
+                    w[2 * k + 1] = _mm512_permutex2var_epi8(v[k], hi, v[k + 4]);
+                }
+                for (int k = 0; k < 8; k++)
+                    v[k] = w[k];
+            }
+            for (int b = 0; b < 8; b++)
+                _mm512_store_si512(rows + 8 * b, v[b]);
+            for (int32_t j = 0; j < npx; j++)
+                out[(int64_t)(p0 + j) * stride + word] = rows[j];
+        }
+    }
+}
+#endif
+
 #define LR_STEPS_MAX_FRAMES 3
+#ifdef LR_X86_GCC
+#define LR_STEPS_WIDE lr_steps512.cpu
+#define LR_STEPS512_MAX_FRAMES 4
+#else
+#define LR_STEPS_WIDE 0
+#endif
 
 /* Every sub-frame a step of the value: per sample (frame i, sub-frame f) 16 pixels per compare
  * against steps[f], then 64 samples x 64 pixels per bit-matrix transpose, straight into rows. */
 static void lr_modulate_steps(const lr_modulator *m, const uint8_t *pixels, int64_t n_frames, uint64_t *out,
                               int64_t stride)
 {
+#ifdef LR_X86_GCC
+    if (lr_steps512.cpu) {
+        lr_modulate_steps_avx512(m, pixels, n_frames, out, stride);
+        return;
+    }
+#endif
     const int32_t np = m->n_pixels, F = m->frames;
     const int64_t samples = n_frames * F;
     const __m128i bias = _mm_set1_epi8((char)0x80);
@@ -280,7 +370,6 @@ static void lr_modulate_steps(const lr_modulator *m, const uint8_t *pixels, int6
 #endif
 
 #ifdef LR_X86_GCC
-#include <immintrin.h>
 
 /* Thermometer patterns, 64 pixel rows at a time: the pixels' bit counts are looked up 64 at once
  * (two 128-entry byte permutes), each count n becomes its pattern (1 << n) - 1 by a variable shift
@@ -331,7 +420,6 @@ lr_modulate_ones_avx512(const lr_modulator *m, const uint8_t *pixels, int64_t n_
                 dst[r * stride + word] = acc[r];
     }
 }
-
 #endif
 
 static void lr_modulate_patterns(const lr_modulator *m, const uint8_t *pixels,
@@ -340,8 +428,11 @@ static void lr_modulate_patterns(const lr_modulator *m, const uint8_t *pixels,
 #if defined(__SSE2__)
     /* Compares cost per sub-frame, patterns per frame, and a transpose is worth it for a full word of
      * samples: measured, compares win up to F = 3 from 64 samples on, and at F = 1 over the AVX-512
-     * thermometer path as well (docs/performance.md). */
-    if (m->steps && m->frames <= (m->ones ? 1 : LR_STEPS_MAX_FRAMES) && n_frames * m->frames >= 64) {
+     * thermometer path as well; with 64-pixel compares and the vector transpose, up to F = 4 over it
+     * (docs/performance.md). */
+    const int wide = LR_STEPS_WIDE;
+    if (m->steps && m->frames <= (wide ? LR_STEPS512_MAX_FRAMES : m->ones ? 1 : LR_STEPS_MAX_FRAMES) &&
+        n_frames * m->frames >= 64) {
         lr_modulate_steps(m, pixels, n_frames, out, stride);
         return;
     }

@@ -162,8 +162,9 @@ def test_frames_shape_errors():
                                              ((5, 13, 1), 33), ((1, 1, 1), 70)])
 def test_the_step_front_end_is_bit_exact(method, frames, value_range, shape, n_frames, rng):
     """Sub-frames whose bit is a step of the value (thermometer; sigma-delta at F = 1): the C modulator compares
-    16 pixels at once and transposes 64 x 64 bit blocks into rows, or (thermometer, F <= 64, AVX-512 VBMI) looks
-    up 64 pixels' bit counts at once and appends their patterns to 64 rows; the rest take the pattern path."""
+    16 pixels at once and transposes 64 x 64 bit blocks into rows (64 pixels and a vector transpose, up to F = 4,
+    with AVX-512 BW, VBMI and GFNI), or (thermometer, F <= 64, AVX-512 VBMI) looks up 64 pixels' bit counts at
+    once and appends their patterns to 64 rows; the rest take the pattern path."""
     from lutrun.bits import pack_bits
     from lutrun.model import Modulation, random_model
     from lutrun.modulate import modulate
