@@ -425,6 +425,11 @@ lr_modulate_ones_avx512(const lr_modulator *m, const uint8_t *pixels, int64_t n_
 static void lr_modulate_patterns(const lr_modulator *m, const uint8_t *pixels,
                                  int64_t n_frames, uint64_t *out, int64_t stride)
 {
+    if (n_frames == 1 && m->pattern_words == 1) { /* a single frame: each row's word is its pixel's pattern */
+        for (int32_t p = 0; p < m->n_pixels; p++)
+            out[(int64_t)p * stride] = m->patterns[pixels[p]];
+        return;
+    }
 #if defined(__SSE2__)
     /* Compares cost per sub-frame, patterns per frame, and a transpose is worth it for a full word of
      * samples: measured, compares win up to F = 3 from 64 samples on, and at F = 1 over the AVX-512

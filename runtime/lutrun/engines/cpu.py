@@ -171,7 +171,9 @@ class CpuEngine(Engine):
         try:
             p_rows, p_scores = self.ffi.from_buffer("uint8_t[]", rows), self.ffi.from_buffer("int32_t[]", scores)
             if self.temporal is None:
-                native.check(self.lib.lr_classify(session, p_rows, rows.shape[0], frame0, p_scores), "lr_classify")
+                rc = self.lib.lr_classify(session, p_rows, rows.shape[0], frame0, p_scores)
+                if rc:
+                    native.check(rc, "lr_classify")
             else:
                 native.check(self.lib.lr_classify_temporal(session, p_rows, rows.shape[0], frame0, self.temporal.shift,
                                                            native.buffer(self._temporal_state, "int64_t[]"), p_scores),
@@ -181,10 +183,10 @@ class CpuEngine(Engine):
 
     def _classify_into(self, rows: np.ndarray, scores: np.ndarray, frame0: int) -> None:
         """Large batches split over the engine's threads (the native calls release the GIL)."""
-        parts = max(1, min(self.threads, rows.shape[0] // _MIN_FRAMES_PER_THREAD))
-        if parts == 1:  # the single-frame path: no splitting arithmetic
+        if self.threads == 1 or rows.shape[0] < 2 * _MIN_FRAMES_PER_THREAD:  # single frames: no splitting arithmetic
             self._native_classify(rows, scores, frame0)
             return
+        parts = min(self.threads, rows.shape[0] // _MIN_FRAMES_PER_THREAD)
         bounds = np.linspace(0, rows.shape[0], parts + 1).astype(np.int64)
         spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         self._map(lambda s: self._native_classify(rows[s[0]:s[1]], scores[s[0]:s[1]], (frame0 + s[0]) % 2**32),
