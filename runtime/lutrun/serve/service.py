@@ -77,7 +77,7 @@ class Service:
     # -- life cycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Load the model, choose the engine, start streaming and (if configured) MQTT; returns when streaming has begun."""
+        """Load the model, choose the engine, start the streaming thread and (if configured) MQTT."""
         path = self.config.model.path or None
         self.model_name = Path(path).name if path else f"{DEFAULT_MODEL.stem} (built in)"
         model = load_model(model_path(path))
@@ -223,6 +223,8 @@ class Service:
     def _start_pipeline(self, sources: list[Source]) -> None:
         self._stopping.clear()
         self.pipeline_error = None
+        # What /api/status reports until the thread below has made the pipeline: the sources, not yet streaming.
+        self._last_sources = [s.describe() for s in sources], ["idle"] * len(sources)
         self._thread = threading.Thread(target=self._run, args=(sources,), name="lutrun-service", daemon=True)
         self._thread.start()
 
