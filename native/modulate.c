@@ -268,50 +268,40 @@ __attribute__((constructor)) static void lr_steps512_init(void)
                       __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("gfni");
 }
 
+/* Rows of 64 pixels (from px) for samples s0 .. s0 + 63, of which ns exist and npx pixels. */
 __attribute__((target("avx512f,avx512bw,avx512vbmi,gfni"))) static void
-lr_modulate_steps_avx512(const lr_modulator *m, const uint8_t *pixels, int64_t n_frames, uint64_t *out,
-                         int64_t stride)
+lr_step_rows_avx512(const lr_modulator *m, const uint8_t *px, int64_t s0, int64_t ns, int32_t npx, uint64_t *rows)
 {
-    const int32_t np = m->n_pixels, F = m->frames;
-    const int64_t samples = n_frames * F;
     const __m512i blocks = _mm512_loadu_si512(lr_steps512.blocks);
     const __m512i onehot = _mm512_set1_epi64((long long)0x8040201008040201ULL);
-    uint64_t masks[64] __attribute__((aligned(64))), rows[64] __attribute__((aligned(64)));
-    for (int64_t s0 = 0, word = 0; s0 < samples; s0 += 64, word++) {
-        const int64_t ns = samples - s0 < 64 ? samples - s0 : 64;
-        for (int32_t p0 = 0; p0 < np; p0 += 64) {
-            const int32_t npx = np - p0 < 64 ? np - p0 : 64;
-            const __mmask64 all = npx == 64 ? ~0ULL : (1ULL << npx) - 1;
-            for (int64_t i = 0; i < 64; i++) {
-                const int32_t step = i < ns ? m->steps[(s0 + i) % F] : 256;
-                const uint8_t *px = pixels + (s0 + i) / F * np + p0;
-                masks[i] = step == 0 ? all : step > 255 ? 0
-                         : _mm512_cmpge_epu8_mask(_mm512_maskz_loadu_epi8(all, px), _mm512_set1_epi8((char)step));
-            }
-            /* v[b] byte p: pixel p's bits of samples 8o .. 8o + 7, o = b bit-reversed: the three rounds below
-             * interleave vectors b and b + 4, which lays the octets out bit-reversed, back in order. */
-            static const int octet[8] = {0, 4, 2, 6, 1, 5, 3, 7};
-            __m512i v[8];
-            for (int b = 0; b < 8; b++)
-                v[b] = _mm512_gf2p8affine_epi64_epi8(
-                    onehot, _mm512_permutexvar_epi8(blocks, _mm512_load_si512(masks + 8 * octet[b])), 0);
-            for (int r = 0; r < 3; r++) { /* groups of 2^r bytes of vectors b and b + 4 interleaved */
-                const __m512i lo = _mm512_loadu_si512(lr_steps512.merge[r][0]);
-                const __m512i hi = _mm512_loadu_si512(lr_steps512.merge[r][1]);
-                __m512i w[8];
-                for (int k = 0; k < 4; k++) {
-                    w[2 * k] = _mm512_permutex2var_epi8(v[k], lo, v[k + 4]);
-                    w[2 * k + 1] = _mm512_permutex2var_epi8(v[k], hi, v[k + 4]);
-                }
-                for (int k = 0; k < 8; k++)
-                    v[k] = w[k];
-            }
-            for (int b = 0; b < 8; b++)
-                _mm512_store_si512(rows + 8 * b, v[b]);
-            for (int32_t j = 0; j < npx; j++)
-                out[(int64_t)(p0 + j) * stride + word] = rows[j];
-        }
+    const __mmask64 all = npx == 64 ? ~0ULL : (1ULL << npx) - 1;
+    uint64_t masks[64] __attribute__((aligned(64)));
+    for (int64_t i = 0; i < 64; i++) {
+        const int32_t step = i < ns ? m->steps[(s0 + i) % m->frames] : 256;
+        const uint8_t *frame = px + (s0 + i) / m->frames * m->n_pixels;
+        masks[i] = step == 0 ? all : step > 255 ? 0
+                 : _mm512_cmpge_epu8_mask(_mm512_maskz_loadu_epi8(all, frame), _mm512_set1_epi8((char)step));
     }
+    /* v[b] byte p: pixel p's bits of samples 8o .. 8o + 7, o = b bit-reversed: the three rounds below
+     * interleave vectors b and b + 4, which lays the octets out bit-reversed, back in order. */
+    static const int octet[8] = {0, 4, 2, 6, 1, 5, 3, 7};
+    __m512i v[8];
+    for (int b = 0; b < 8; b++)
+        v[b] = _mm512_gf2p8affine_epi64_epi8(
+            onehot, _mm512_permutexvar_epi8(blocks, _mm512_load_si512(masks + 8 * octet[b])), 0);
+    for (int r = 0; r < 3; r++) { /* groups of 2^r bytes of vectors b and b + 4 interleaved */
+        const __m512i lo = _mm512_loadu_si512(lr_steps512.merge[r][0]);
+        const __m512i hi = _mm512_loadu_si512(lr_steps512.merge[r][1]);
+        __m512i w[8];
+        for (int k = 0; k < 4; k++) {
+            w[2 * k] = _mm512_permutex2var_epi8(v[k], lo, v[k + 4]);
+            w[2 * k + 1] = _mm512_permutex2var_epi8(v[k], hi, v[k + 4]);
+        }
+        for (int k = 0; k < 8; k++)
+            v[k] = w[k];
+    }
+    for (int b = 0; b < 8; b++)
+        _mm512_store_si512(rows + 8 * b, v[b]);
 }
 #endif
 
@@ -323,49 +313,53 @@ lr_modulate_steps_avx512(const lr_modulator *m, const uint8_t *pixels, int64_t n
 #define LR_STEPS_WIDE 0
 #endif
 
-/* Every sub-frame a step of the value: per sample (frame i, sub-frame f) 16 pixels per compare
- * against steps[f], then 64 samples x 64 pixels per bit-matrix transpose, straight into rows. */
+/* The portable rows of the compare path: 16 pixels per compare against steps[f], then a 64 x 64
+ * bit-matrix transpose.  Same contract as lr_step_rows_avx512. */
+static void lr_step_rows(const lr_modulator *m, const uint8_t *px, int64_t s0, int64_t ns, int32_t npx, uint64_t *rows)
+{
+    const __m128i bias = _mm_set1_epi8((char)0x80);
+    const uint64_t all = npx == 64 ? ~0ULL : (1ULL << npx) - 1;
+    for (int64_t i = 0; i < 64; i++) {
+        uint64_t bits = 0;
+        const int32_t step = i < ns ? m->steps[(s0 + i) % m->frames] : 256;
+        if (step == 0) {
+            bits = all;
+        } else if (step < 256) {
+            const uint8_t *frame = px + (s0 + i) / m->frames * m->n_pixels;
+            const __m128i below = _mm_set1_epi8((char)((step - 1) ^ 0x80));
+            int32_t j = 0;
+            for (; j + 16 <= npx; j += 16) { /* unsigned v > step - 1, as a signed compare */
+                const __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(frame + j)), bias);
+                bits |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(v, below)) << j;
+            }
+            for (; j < npx; j++)
+                bits |= (uint64_t)(frame[j] >= step) << j;
+        }
+        rows[i] = bits;
+    }
+    lr_transpose64(rows);
+}
+
+/* Every sub-frame a step of the value: per 64 samples x 64 pixels, compares against steps[f] and a
+ * bit-matrix transpose, straight into rows. */
 static void lr_modulate_steps(const lr_modulator *m, const uint8_t *pixels, int64_t n_frames, uint64_t *out,
                               int64_t stride)
 {
+    void (*const rows_of)(const lr_modulator *, const uint8_t *, int64_t, int64_t, int32_t, uint64_t *) =
 #ifdef LR_X86_GCC
-    if (lr_steps512.cpu) {
-        lr_modulate_steps_avx512(m, pixels, n_frames, out, stride);
-        return;
-    }
+        lr_steps512.cpu ? lr_step_rows_avx512 :
 #endif
-    const int32_t np = m->n_pixels, F = m->frames;
-    const int64_t samples = n_frames * F;
-    const __m128i bias = _mm_set1_epi8((char)0x80);
-    uint64_t block[64];
-    for (int64_t s0 = 0, word = 0; s0 < samples; s0 += 64, word++) {
-        const int64_t ns = samples - s0 < 64 ? samples - s0 : 64;
+        lr_step_rows;
+    const int32_t np = m->n_pixels;
+    const int64_t samples = n_frames * m->frames;
+    uint64_t rows[64] __attribute__((aligned(64)));
+    for (int64_t s0 = 0, word = 0; s0 < samples; s0 += 64, word++)
         for (int32_t p0 = 0; p0 < np; p0 += 64) {
             const int32_t npx = np - p0 < 64 ? np - p0 : 64;
-            const uint64_t all = npx == 64 ? ~0ULL : (1ULL << npx) - 1;
-            for (int64_t i = 0; i < 64; i++) {
-                uint64_t bits = 0;
-                const int32_t step = i < ns ? m->steps[(s0 + i) % F] : 256;
-                if (step == 0) {
-                    bits = all;
-                } else if (step < 256) {
-                    const uint8_t *px = pixels + (s0 + i) / F * np + p0;
-                    const __m128i below = _mm_set1_epi8((char)((step - 1) ^ 0x80));
-                    int32_t j = 0;
-                    for (; j + 16 <= npx; j += 16) { /* unsigned v > step - 1, as a signed compare */
-                        const __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(px + j)), bias);
-                        bits |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(v, below)) << j;
-                    }
-                    for (; j < npx; j++)
-                        bits |= (uint64_t)(px[j] >= step) << j;
-                }
-                block[i] = bits;
-            }
-            lr_transpose64(block);
+            rows_of(m, pixels + p0, s0, samples - s0 < 64 ? samples - s0 : 64, npx, rows);
             for (int32_t j = 0; j < npx; j++)
-                out[(int64_t)(p0 + j) * stride + word] = block[j];
+                out[(int64_t)(p0 + j) * stride + word] = rows[j];
         }
-    }
 }
 #endif
 
