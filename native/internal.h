@@ -53,8 +53,8 @@ void lr_vote_rows_free(lr_vote_rows *v);
 void lr_votes_by_rows(const uint64_t *out, int64_t stride, const lr_vote_rows *v, int32_t n_classes,
                       int32_t frames, int64_t n_frames, int32_t *scores);
 
-/* One word of up to 16 samples (`bits`), eight LUTs a vector (native/lanes.c); rows one word apart.
- * LR_EINVAL where this CPU lacks the instructions (lr_lanes_name() is then "") or bits > 16. */
+/* One word of up to LR_LANES_MAX_SAMPLES samples (`bits`), eight LUTs a vector (native/lanes.c); rows one
+ * word apart.  LR_EINVAL where this CPU lacks the instructions (lr_lanes_name() is then "") or bits exceed it. */
 int lr_eval_lanes(const lr_net *net, const uint64_t *in, uint64_t *out, int bits, uint64_t *scratch);
 
 static inline int lr_ceil_div(int64_t a, int64_t b) { return (int)((a + b - 1) / b); }

@@ -87,7 +87,7 @@ const char *lr_lanes_name(void) { return lr_lanes.cpu ? "avx512-bitalg" : ""; }
 
 int lr_eval_lanes(const lr_net *net, const uint64_t *in, uint64_t *out, int bits, uint64_t *scratch)
 {
-    if (bits < 1 || bits > 16 || !lr_lanes.cpu)
+    if (bits < 1 || bits > LR_LANES_MAX_SAMPLES || !lr_lanes.cpu)
         return LR_EINVAL;
     const int planes = bits > 8 ? 2 : 1;
     uint64_t *buf[2] = {scratch, scratch + net->max_width};

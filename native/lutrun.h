@@ -35,8 +35,9 @@ typedef struct lr_session lr_session;
 
 /* Name of the SIMD path chosen at run time for the LUT kernel. */
 const char *lr_simd_name(void);
-/* Name of the LUT-parallel path that lr_classify takes for calls of up to 16 samples (a single
- * frame at F <= 16), or "" where this CPU has none and they take the LUT kernel. */
+/* Name of the LUT-parallel path that lr_classify takes for calls of up to LR_LANES_MAX_SAMPLES
+ * samples (a single frame at F <= 16), or "" where this CPU has none and they take the LUT kernel. */
+enum { LR_LANES_MAX_SAMPLES = 16 };
 const char *lr_lanes_name(void);
 
 /* A LUT network.  `fan_in[l]` inputs per LUT of layer l; `inputs` holds every

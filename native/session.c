@@ -79,7 +79,7 @@ int lr_classify(lr_session *s, const uint8_t *frames, int64_t n_frames, uint32_t
         const int64_t n = n_frames - i0 < s->chunk_frames ? n_frames - i0 : s->chunk_frames;
         const int64_t words = lr_ceil_div(n * F, 64);
         int rc = lr_modulate(s->mod, frames + i0 * n_pixels, n, frame0 + (uint32_t)i0, s->in, stride);
-        if (rc == LR_OK && (n * F > 16 || lr_eval_lanes(s->net, s->in, s->out, (int)(n * F), s->scratch) != LR_OK))
+        if (rc == LR_OK && (n * F > LR_LANES_MAX_SAMPLES || lr_eval_lanes(s->net, s->in, s->out, (int)(n * F), s->scratch) != LR_OK))
             rc = lr_eval(s->net, s->in, s->out, stride, 0, words, s->scratch);
         if (rc != LR_OK)
             return rc;

@@ -21,7 +21,7 @@ from lutrun.codegen import (TARGETS, best_input_orders, compile_kernel, expand_t
 from lutrun.datasets import load_idx_dataset
 from lutrun.engines import create_engine
 from lutrun import native
-from lutrun.errors import BackendUnavailableError
+from lutrun.errors import BackendUnavailableError, InputShapeError
 from lutrun.model import METHODS, Modulation, random_model
 from lutrun.stream.sources import builtin_dataset_dir
 
@@ -123,6 +123,12 @@ def test_the_rows_the_engine_allocates_start_on_cache_lines(rng):
     modulated = engine.modulate_packed(rng.integers(0, 256, (50, 5, 5), dtype=np.uint8))
     for array in (packed, modulated, engine.run_packed(packed)):
         assert array.ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("n_rows, words", [(-1, 4), (4, -1), (2.5, 4), ("3", 4), (None, 1), (True, 1)])
+def test_empty_rows_refuses_sizes_that_are_not_counts(n_rows, words):
+    with pytest.raises(InputShapeError, match="integers >= 0"):
+        empty_rows(n_rows, words)
 
 
 def _cpu_flags() -> set[str]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lutrun.errors import InputShapeError
+
 
 def words_for(n_samples: int) -> int:
     """uint64 words needed for ``n_samples`` samples."""
@@ -21,7 +23,9 @@ def empty_rows(n_rows: int, words: int) -> np.ndarray:
     kernel 15-20 % slower, docs/performance.md).  Packed rows passed to ``run_packed`` run
     fastest in arrays made here.
     """
-    nbytes = n_rows * words * 8
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in (n_rows, words)):
+        raise InputShapeError(f"rows and words must be integers >= 0, got {n_rows!r} and {words!r}")
+    nbytes = int(n_rows) * int(words) * 8
     raw = np.empty(nbytes + 64, np.uint8)
     start = -raw.ctypes.data % 64
     return raw[start:start + nbytes].view(np.uint64).reshape(n_rows, words)

@@ -54,7 +54,7 @@ def simd_name() -> str:
 
 
 def lanes_name() -> str:
-    """The LUT-parallel path of calls of up to 16 samples (a single frame at F <= 16), or ""."""
+    """The LUT-parallel path of calls of up to LR_LANES_MAX_SAMPLES samples (a single frame at F <= 16), or ""."""
     _, c = require()
     return ffi.string(c.lr_lanes_name()).decode()
 

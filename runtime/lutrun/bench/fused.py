@@ -48,9 +48,9 @@ def bench_fused(model: Model, count: int = 100_000, batch: int = 8192, numpy_bat
         "model": model.summary(),
         "simd": described["simd"],
         "specialised": described["specialised"],
-        # eight LUTs a vector (lr_eval_lanes) where the CPU has it and a frame fits 16 samples, else the kernel
-        "single_frame_path": "kernel" if model.modulation.frames > 16 or described["lanes"] == "none"
-        else described["lanes"],
+        # eight LUTs a vector (lr_eval_lanes) where the CPU has it and a frame fits its samples, else the kernel
+        "single_frame_path": "kernel" if model.modulation.frames > native.require()[1].LR_LANES_MAX_SAMPLES
+        or described["lanes"] == "none" else described["lanes"],
         "frames_per_sample": model.modulation.frames,
         "single_frame_count": count,
         "single_frame_p50_us": float(np.percentile(lat, 50)),
