@@ -94,16 +94,25 @@ typedef lr_w8 lr_w8u __attribute__((aligned(8), may_alias));
 #include LRX_BODY
 
 #ifdef LRX_MAIN
+/* Each tile's input rows are copied into scratch so that the body reads them at constant offsets.  Where
+ * the caller's rows lie farther apart than a block of LR_STAGE_TILES tiles, the inputs of a whole block are
+ * copied at once: a tile alone reads one lone cache line from each of its rows (rows 8 KiB apart in
+ * `bench engine`), a block reads a run of lines from each, which the prefetcher follows. */
 void lrx_eval(const uint64_t *in, uint64_t *out, int64_t stride, int64_t w0, int64_t w1,
               uint64_t *scratch)
 {
     uint64_t *s0 = scratch, *s1 = s0 + (int64_t)LRX_MAX_WIDTH * LR_TILE_WORDS;
     uint64_t *rows = s1 + (int64_t)LRX_MAX_WIDTH * LR_TILE_WORDS;
+    const int64_t block = stride > LR_STAGE_TILES * LR_TILE_WORDS ? LR_STAGE_TILES : 1;
     int64_t w = w0;
-    for (; w + LR_TILE_WORDS <= w1; w += LR_TILE_WORDS) {
+    while (w + LR_TILE_WORDS <= w1) {
+        const int64_t tiles = (w1 - w) / LR_TILE_WORDS < block ? (w1 - w) / LR_TILE_WORDS : block;
         for (int64_t i = 0; i < LRX_INPUTS; i++)
-            *(lr_w8u *)(rows + i * LR_TILE_WORDS) = *(const lr_w8u *)(in + i * stride + w);
-        tile_w8(rows, out + w, stride, s0, s1);
+            for (int64_t t = 0; t < tiles; t++)
+                *(lr_w8u *)(rows + (t * LRX_INPUTS + i) * LR_TILE_WORDS) =
+                    *(const lr_w8u *)(in + i * stride + w + t * LR_TILE_WORDS);
+        for (int64_t t = 0; t < tiles; t++, w += LR_TILE_WORDS)
+            tile_w8(rows + t * LRX_INPUTS * LR_TILE_WORDS, out + w, stride, s0, s1);
     }
     for (; w < w1; w++) {
         for (int64_t i = 0; i < LRX_INPUTS; i++)
