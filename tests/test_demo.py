@@ -64,7 +64,7 @@ def test_latency_benchmark_scenarios(scenario, tmp_path):
     png = tmp_path / "h.png"
     histogram = ["--histogram", str(png)] if HAS_MATPLOTLIB else []
     result = subprocess.run([sys.executable, "apps/bench_latency.py", "--scenario", scenario, "--duration", "1",
-                             "--generic", *histogram], capture_output=True, text=True, timeout=300,
+                             "--generic", "--logdir", str(tmp_path / "logs"), *histogram], capture_output=True, text=True, timeout=300,
                             cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
@@ -77,6 +77,10 @@ def test_latency_benchmark_scenarios(scenario, tmp_path):
     assert set(estimate) == {"modulate", "engine", "vote"}
     assert sum(estimate.values()) == pytest.approx(out["stage_p50_ms"]["infer"])
     assert out["accuracy"] > 0.9 and "valid" in out["loadgen"]
+    # LoadGen's summary and detail kept; no per-sample trace (it cost more CPU than the engine in Offline)
+    assert {p.name for p in (tmp_path / "logs").iterdir()} >= {"mlperf_log_summary.txt", "mlperf_log_detail.txt"}
+    trace = tmp_path / "logs" / "mlperf_log_trace.json"
+    assert not trace.exists() or trace.stat().st_size == 0
     assert not HAS_MATPLOTLIB or png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -88,10 +92,35 @@ def test_loadgen_floor_answers_every_sample_and_reports_its_rate():
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     # LoadGen ends only once every sample is answered, and rounds the Offline query up.
-    assert out["samples"] >= 20000 and out["samples_per_s"] > 0 and out["response_build_us_per_sample"] > 0
+    assert out["samples"] >= 20000 and out["samples_per_s"] > 0 and out["answer_us_per_sample"] > 0
     for value in ("0", "-5", "10000001", "1e9", "many"):
         bad = subprocess.run([*script, "--samples", value], capture_output=True, text=True, timeout=60)
         assert bad.returncode == 2 and bad.stderr.count("\n") == 2 and "--samples" in bad.stderr, value
+
+
+def test_loadgen_responses_answer_each_id_once_from_a_pool_per_thread():
+    """LoadGen's binding copies the responses of each call, so ``Responses`` refills one pool per thread:
+    every id reaches the call it was given to, in blocks, and threads never share a pool."""
+    import threading
+    import types
+
+    from lutrun.bench.latency import Responses
+
+    calls: list[tuple[str, list[int], set[int]]] = []
+
+    def complete(responses: list) -> None:  # what the binding keeps: a copy of each id, at the call
+        calls.append((threading.current_thread().name, [r.id for r in responses], {id(r) for r in responses}))
+
+    fake = types.SimpleNamespace(QuerySampleResponse=lambda i, data, size: types.SimpleNamespace(id=i),
+                                 QuerySamplesComplete=complete)
+    answer = Responses(fake, block=100)
+    answer(list(range(250)))
+    assert [len(ids) for _, ids, _ in calls] == [100, 100, 50]
+    assert sum((ids for _, ids, _ in calls), []) == list(range(250))
+    other = threading.Thread(target=answer, args=([7, 8],), name="other")
+    other.start()
+    other.join()
+    assert calls[-1][:2] == ("other", [7, 8]) and not calls[-1][2] & calls[0][2]
 
 
 def test_loadgen_source_answers_every_sample_once_whatever_the_order():
@@ -101,16 +130,15 @@ def test_loadgen_source_answers_every_sample_once_whatever_the_order():
 
     from lutrun.bench.latency import QuerySource
 
-    class Sample:
-        def __init__(self, i: int) -> None:
-            self.id, self.index = 1000 + i, i % 7
+    def issue(first: int, stop: int) -> None:  # as LoadGen's fast issue callback hands them over
+        source.issue([1000 + i for i in range(first, stop)], [i % 7 for i in range(first, stop)])
 
     images, labels = np.arange(7 * 4, dtype=np.uint8).reshape(7, 2, 2), np.arange(7) % 3
     answered: list[int] = []
     source = QuerySource(images, labels, answered.extend)
-    source.issue([Sample(i) for i in range(5)])
-    source.issue([])
-    source.issue([Sample(i) for i in range(5, 12)])
+    issue(0, 5)
+    issue(5, 5)
+    issue(5, 12)
     first = source.read_block(3)
     assert first.images.tolist() == images[[0, 1, 2]].tolist() and first.labels.tolist() == [0, 1, 2]
     second = source.read_block(6)  # the rest of the first query and four of the second
@@ -133,13 +161,9 @@ def test_the_offline_completion_thread_answers_everything_written_before_close()
 
     from lutrun.bench.latency import CompletionSink, QuerySource
 
-    class Sample:
-        def __init__(self, i: int) -> None:
-            self.id, self.index = 50 + i, 0
-
     answered: list[int] = []
     source = QuerySource(np.zeros((1, 2, 2), np.uint8), np.zeros(1, np.int64), answered.extend)
-    source.issue([Sample(i) for i in range(300)])
+    source.issue(list(range(50, 350)), [0] * 300)
     sink = CompletionSink(source, own_thread=True)
     sink.open(None)
     seq = 0
