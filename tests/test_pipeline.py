@@ -258,3 +258,28 @@ def test_console_status_every_n_frames(model):
     lines = out.getvalue().splitlines()
     assert [int(line.split()[0]) for line in lines] == [100, 200, 300, 400, 500]
     assert all("fps" in line and "p99" in line and "dropped 0" in line and "accuracy" in line for line in lines[1:])
+
+
+@pytest.mark.parametrize("blocks", [[3, 4, 2, 5], [11], [2, 9, 1], [7, 7, 7]])
+def test_the_stats_ring_holds_the_last_capacity_frames_in_order(blocks):
+    """Blocks that fill the ring exactly, wrap around it, or are longer than it: recent() gives the stamps of
+    the last ``capacity`` frames, oldest first, and the counters count every frame."""
+    from lutrun.stream.stats import STAMPS, StreamStats
+
+    stats = StreamStats(capacity=7)
+    every = np.arange(sum(blocks) * len(STAMPS), dtype=np.int64).reshape(-1, len(STAMPS))
+    at = 0
+    for n in blocks:
+        stats.add(every[at:at + n], np.zeros(n, np.int64), np.zeros(n, np.int64))
+        at += n
+        np.testing.assert_array_equal(stats.recent(), every[max(0, at - 7):at])
+    assert stats.frames == stats.correct == sum(blocks)
+    np.testing.assert_array_equal(stats.recent(2), every[at - 2:at])
+
+
+def test_slots_are_read_as_one_range_only_when_they_are_an_ascending_run():
+    from lutrun.stream.pipeline import _ring_run
+
+    assert _ring_run(np.array([5, 6, 7])) == slice(5, 8) and _ring_run(np.array([7])) == slice(7, 8)
+    for slots in ([5, 7, 6], [3, 4, 6], [6, 5, 4], [4, 6, 5], []):
+        np.testing.assert_array_equal(_ring_run(np.array(slots, np.intp)), slots)

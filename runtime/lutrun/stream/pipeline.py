@@ -104,6 +104,16 @@ class _Turns:
             return self._threads == 0
 
 
+def _ring_run(slots: np.ndarray) -> slice | np.ndarray:
+    """``slots`` as a slice of the ring where they are one ascending run, else as they are.  A block's slots
+    usually are one (the slot pool hands back blocks as it took them): numpy then copies rows as one range,
+    and the engine reads them in place, instead of gathering them slot by slot."""
+    n = len(slots)
+    if n and slots[-1] - slots[0] == n - 1 and (n == 1 or (np.diff(slots) == 1).all()):
+        return slice(int(slots[0]), int(slots[0]) + n)
+    return slots
+
+
 class Pipeline:
     """Sources -> preprocess -> engine -> sinks, one capture thread per source and one engine thread.
 
@@ -408,18 +418,19 @@ class Pipeline:
         preprocess = self.preprocessors[index]
         preprocess.levels = source.levels
         images = block.images[..., 0] if block.images.ndim == 4 and block.images.shape[3] == 1 else block.images
+        at = _ring_run(slots)
         if preprocess.passes(images.shape[1:]):
-            self.inputs[slots] = images.reshape(k, -1)
+            self.inputs[at] = images.reshape(k, -1)
         else:
             for slot, image in zip(slots, images):
                 preprocess(image, out=self.inputs[slot].reshape(preprocess.shape))
         if self.keep_frames:
             for slot, image in zip(slots, images):
                 self._keep(slot, image)
-        self.stamps[slots, ARRIVAL], self.stamps[slots, CAPTURED] = block.arrival_ns, captured
-        self.stamps[slots, PREPROCESSED] = time.monotonic_ns()
-        self.seq[slots], self.stream[slots] = np.arange(seq, seq + k), index
-        self.labels[slots] = self._labels(index, block.labels)
+        self.stamps[at, ARRIVAL], self.stamps[at, CAPTURED] = block.arrival_ns, captured
+        self.stamps[at, PREPROCESSED] = time.monotonic_ns()
+        self.seq[at], self.stream[at] = np.arange(seq, seq + k), index
+        self.labels[at] = self._labels(index, block.labels)
         self._evict(self._to_engine.put_many(slots.tolist()))
         return seq + k
 
@@ -464,8 +475,12 @@ class Pipeline:
                 self.stamps[batch, DEQUEUED] = time.monotonic_ns()
                 if self._pending is not None:
                     self._install_pending()
-                rows, scores = self._rows[:n], self._batch_scores[:n]
-                np.take(self.inputs, batch, axis=0, out=rows, mode="clip")  # "raise" copies through a buffer
+                scores, at = self._batch_scores[:n], _ring_run(batch)
+                if isinstance(at, slice):  # the engine reads the ring's rows in place
+                    rows = self.inputs[at]
+                else:
+                    rows = self._rows[:n]
+                    np.take(self.inputs, batch, axis=0, out=rows, mode="clip")  # "raise" copies through a buffer
                 for a, b in self._runs(batch):
                     self.engine.classify_into(rows[a:b], scores[a:b], int(self.seq[batch[a]]) % 2**32)
                 self.stamps[batch, INFERRED] = time.monotonic_ns()

@@ -63,7 +63,12 @@ class StreamStats:
         """Record delivered frames: stamps [n, len(STAMPS)], labels (-1 = unknown), predictions."""
         n = len(stamps)
         with self._lock:
-            self._stamps[(self.frames + np.arange(n)) % self.capacity] = stamps
+            # Into the ring as at most two slices (an index array per frame cost ~0.1 µs a frame in Offline).
+            kept = stamps[-self.capacity:]  # a block longer than the ring keeps its last frames
+            start = (self.frames + n - len(kept)) % self.capacity
+            first = min(len(kept), self.capacity - start)
+            self._stamps[start:start + first] = kept[:first]
+            self._stamps[:len(kept) - first] = kept[first:]
             self.frames += n
             known = labels >= 0
             self.labelled += int(known.sum())
