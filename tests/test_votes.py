@@ -41,3 +41,16 @@ def test_all_ones_reach_the_largest_count_without_wrapping():
     engine, model = vote_engine(100_000, 1, 3, seed=1)
     bits = np.ones((3 * 5, 100_000), np.uint8)
     assert engine.votes_packed(pack_bits(bits), 5).tolist() == [[300_000]] * 5
+
+
+@pytest.mark.parametrize("shape", [(4096, 10), (33, 3), (0, 10), (7, 1), (100, 37)])
+def test_predict_takes_the_lowest_class_among_ties_as_numpys_argmax_does(shape, rng):
+    """The C path (int32 rows) on scores full of ties, beside np.argmax; strided rows and other dtypes agree too."""
+    from lutrun.votes import predict
+
+    scores = rng.integers(0, 3, shape, dtype=np.int32)  # three values over many classes: ties everywhere
+    np.testing.assert_array_equal(predict(scores), np.argmax(scores, axis=-1))
+    np.testing.assert_array_equal(predict(scores[::2, ::-1]), np.argmax(scores[::2, ::-1], axis=-1))
+    np.testing.assert_array_equal(predict(scores.astype(np.int64)), np.argmax(scores, axis=-1))
+    if len(scores):  # one frame's scores, 1-D
+        np.testing.assert_array_equal(predict(scores[0]), np.argmax(scores[0]))

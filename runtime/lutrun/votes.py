@@ -10,6 +10,7 @@ from collections import deque
 
 import numpy as np
 
+from lutrun import native
 from lutrun.errors import ConfigError
 
 
@@ -36,8 +37,16 @@ def largest_score(output_classes: np.ndarray, frames: int, temporal_shift: int |
 
 
 def predict(scores: np.ndarray) -> np.ndarray:
-    """Class per frame; np.argmax returns the first maximum, i.e. the lowest class on ties."""
-    return np.argmax(scores, axis=-1)
+    """Class per frame: the first maximum, i.e. the lowest class on ties.  The engines' int32 score rows go to
+    the C extension where it is built (numpy's argmax costs ~40 ns a row of ten: a sixth of the pipeline's
+    own time per frame in Offline); anything else to np.argmax, which agrees."""
+    if native.lib is None or scores.dtype != np.int32 or scores.ndim != 2 or scores.shape[1] < 1:
+        return np.argmax(scores, axis=-1)
+    scores = np.ascontiguousarray(scores)
+    classes = np.empty(len(scores), np.int64)
+    native.check(native.lib.lr_predict(native.buffer(scores, "int32_t[]"), len(scores), scores.shape[1],
+                                       native.buffer(classes, "int64_t[]")), "lr_predict")
+    return classes
 
 
 def margin(scores: np.ndarray) -> np.ndarray:
