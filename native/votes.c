@@ -250,9 +250,7 @@ int lr_votes(const uint64_t *out, int64_t stride, int32_t n_out,
 
 int lr_predict(const int32_t *scores, int64_t n_frames, int32_t n_classes, int64_t *classes)
 {
-    if ((!scores || !classes) && n_frames > 0)
-        return LR_EINVAL;
-    if (n_classes < 1 || n_frames < 0)
+    if (n_classes < 1 || n_frames < 0 || (n_frames > 0 && (!scores || !classes)))
         return LR_EINVAL;
     for (int64_t i = 0; i < n_frames; i++, scores += n_classes) {
         int32_t best = 0;

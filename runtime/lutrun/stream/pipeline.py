@@ -509,8 +509,9 @@ class Pipeline:
         return list(zip(edges[:-1], edges[1:]))
 
     def _deliver(self, slots: np.ndarray) -> None:
+        scores = self.scores[slots]
         batch = Batch(slots=slots, seq=self.seq[slots], stream=self.stream[slots], labels=self.labels[slots],
-                      scores=self.scores[slots], predictions=predict(self.scores[slots]), stamps=self.stamps[slots],
+                      scores=scores, predictions=predict(scores), stamps=self.stamps[slots],
                       frames=[self.frames[s] for s in slots] if self.keep_frames else None,
                       class_names=self.engine.model.class_names, model=self.model_digest)
         try:
