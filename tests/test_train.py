@@ -161,6 +161,36 @@ def test_learnt_wiring_with_a_teacher_exports_what_it_trained(mnist_dir, tmp_pat
     np.testing.assert_array_equal(create_engine("cpu", model).classify(images), create_engine("numpy", model).classify(images))
 
 
+
+def test_a_convolutional_teacher_is_trained_first_and_recorded(tmp_path):
+    """``--teacher cnn:E``: a CNN learns the (colour, twelve-class) training split, its softened
+    probabilities teach the student, and the model records it; the student still runs bit-exactly."""
+    from conftest import make_shapes
+    from lutrun.datasets import load_dataset
+    from lutrun.train.loop import train
+    from lutrun.train.teacher import CnnTeacher
+
+    root = make_shapes(tmp_path / "shapes", train=60, val=10, test=10, size=16)
+    train_set, val = load_dataset(root, "train"), load_dataset(root, "val")
+    teacher = CnnTeacher(12, train_set.images, train_set.labels, 12, 1, 1, torch.device("cpu"),
+                         (val.images, val.labels), quiet=True, batch=32)
+    assert teacher.val_accuracy > 0.3  # chance is 1/12; 0.51-0.66 over seeds 1-3
+    soft = teacher.soft_targets(val.images.reshape(len(val.images), -1), 0.05)
+    assert soft.shape == (120, 12) and soft.dtype == np.float32
+    np.testing.assert_allclose(soft.sum(1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(soft.argmax(1), teacher.predict(val.images))
+    assert 0.05 < soft.max(1).mean() < 1  # softened, not one-hot
+
+    cfg = TrainConfig(data=str(root), out=str(tmp_path / "s.lutnet"), layers=[240, 120], learn_wiring=True,
+                      teacher="cnn:2", epochs=2, batch=32, frames=4, train_frames=2, device="cpu")
+    report = train(cfg, quiet=True)
+    model = load_model(tmp_path / "s.lutnet")
+    assert model.info["teacher"]["model"] == "cnn:2" and model.info["teacher"]["temperature"] == 1.0
+    assert 0 <= model.info["teacher"]["validation_accuracy"] <= 1 and report["test_accuracy"] is not None
+    test = load_dataset(root, "test", input_shape=model.input_shape)
+    np.testing.assert_array_equal(create_engine("cpu", model).classify(test.images, frame0=0),
+                                  create_engine("numpy", model).classify(test.images, frame0=0))
+
 # -- the user's own data ---------------------------------------------------------------------
 
 
@@ -214,6 +244,8 @@ def test_npz_and_idx_datasets_of_more_than_ten_classes_train(tmp_path, rng):
     (["--data", "MISSING"], "missing: dataset not found"),
     (["--teacher", "mnist-3200", "--layers", "120,60"], "--teacher mnist-3200: its input (28, 28, 1)"),
     (["--teacher", "mnist-9"], "mnist-9: no such model file, and no zoo model of that name"),
+    (["--teacher", "cnn:0"], "--teacher cnn:0: a convolutional teacher is cnn:EPOCHS with EPOCHS in 1..100"),
+    (["--teacher", "cnn:many"], "--teacher cnn:many: a convolutional teacher is cnn:EPOCHS"),
     (["--learn-wiring", "--conv", "4x3"], "learn_wiring learns the first LUT layer's connections"),
     (["--data", "ONECLASS"], "the training split holds a single class"),
     (["--data", "HUGELABEL"], "label 1000000000000 would make 1000000000001 classes; a model holds at most 65536"),

@@ -104,8 +104,9 @@ def _train_option(name: str, help: str, type: Any = None, **extra: Any) -> Any:
 @_train_option("wiring", "Per layer: random or local (comma-separated; one value applies to all) "
                "[default: local for the first layer, random above].")
 @_train_option("window", "Receptive window of local first-layer LUTs.", type=click.IntRange(1))
-@_train_option("teacher", "Distil from this model (a path or zoo name, same input and classes): the student also "
-               "learns the teacher's class probabilities.")
+@_train_option("teacher", "Distil from this model (a path or zoo name, same input and classes), or from cnn:EPOCHS, "
+               "a small convolutional network trained first on the same split: the student also learns the "
+               "teacher's class probabilities.")
 @_train_option("distill", "With --teacher: weight of the teacher's probabilities against the labels.",
                type=click.FloatRange(0, 1))
 @_train_option("learn-wiring", "The first layer learns which inputs each LUT reads (DWN's learnable mapping) "

@@ -24,9 +24,10 @@ from lutrun.evaluate import evaluate
 from lutrun.model import MAX_CLASSES, Layer, Model, Modulation, round_robin_classes
 from lutrun.modelfile import save_model
 from lutrun.modulate import modulate
-from lutrun.resources import model_path, resolve_model
+from lutrun.train.augment import shifted
 from lutrun.train.config import TrainConfig
 from lutrun.train.lut import LutNet
+from lutrun.train.teacher import CnnTeacher, LutTeacher, Teacher, check_teacher, cnn_epochs
 from lutrun.train.wiring import conv_wiring, local_image_wiring, local_wiring, parse_conv, random_wiring
 
 
@@ -123,34 +124,17 @@ def build_wirings(cfg: TrainConfig, input_shape: tuple[int, int, int]) -> list[t
     return out
 
 
-class Teacher:
-    """Distillation: a trained model's class probabilities, from its votes as the C engine counts them,
-    on exactly the (augmented) images the student sees."""
-
-    def __init__(self, spec: str, input_shape: tuple[int, int, int], class_names: list[str]) -> None:
-        model = resolve_model(spec)
-        if model.input_shape != input_shape or model.class_names != class_names:
-            raise ConfigError(f"--teacher {spec}: its input {model.input_shape} and classes {model.class_names} "
-                              f"must be the student's ({input_shape}, {class_names})")
-        self.engine = create_engine("cpu", model)
-        self.digest = model.digest()
-        self.votes_per_score = model.modulation.frames * np.bincount(model.output_classes, minlength=model.n_classes)
-        self.shape = input_shape
-
-    def soft_targets(self, flat: np.ndarray, temperature: float) -> np.ndarray:
-        """Softmax of the teacher's mean vote per class at the student's temperature, float32 [B, classes]."""
-        scores = self.engine.classify(flat.reshape(len(flat), *self.shape)) / self.votes_per_score / temperature
-        scores = np.exp(scores - scores.max(1, keepdims=True))
-        return (scores / scores.sum(1, keepdims=True)).astype(np.float32)
-
-
-def shifted(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
-    """Augmentation: the batch moved by one random offset of up to ``max_shift`` pixels, zero-filled."""
-    dy, dx = rng.integers(-max_shift, max_shift + 1, 2)
-    out = np.zeros_like(images)
-    h, w = images.shape[1:3]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = images[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
-    return out
+def make_teacher(cfg: TrainConfig, splits: Splits, input_shape: tuple[int, int, int], class_names: list[str],
+                 device: torch.device, quiet: bool) -> Teacher | None:
+    """The run's teacher, if any; a convolutional one is trained here, before the student."""
+    if not cfg.teacher:
+        return None
+    epochs = cnn_epochs(cfg.teacher)
+    if epochs is None:
+        return LutTeacher(cfg.teacher, input_shape, class_names)
+    val = (splits.val.images, splits.val.labels) if splits.val is not None else None
+    return CnnTeacher(epochs, splits.train.images, splits.train.labels, len(class_names), cfg.shift, cfg.seed, device,
+                      val, quiet)
 
 
 def export(net: LutNet, cfg: TrainConfig, input_shape: tuple[int, int, int], class_names: list[str],
@@ -166,7 +150,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
     started = time.time()
     device = pick_device(cfg.device)
     if cfg.teacher:
-        model_path(cfg.teacher)  # a missing teacher is said before the dataset is read
+        check_teacher(cfg.teacher)  # a missing teacher is said before the dataset is read
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     splits = load_splits(cfg)
@@ -183,7 +167,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
     classes = torch.from_numpy(round_robin_classes(cfg.layers[-1], n_classes)).long()
     group = torch.nn.functional.one_hot(classes, n_classes).float()
     group = (group / group.sum(0, keepdim=True)).to(device)
-    teacher = Teacher(cfg.teacher, input_shape, class_names) if cfg.teacher else None
+    teacher = make_teacher(cfg, splits, input_shape, class_names, device, quiet)
     steps_per_epoch = max(1, len(images) // cfg.batch)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.epochs * steps_per_epoch)
@@ -243,7 +227,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
         "seed": cfg.seed,
         "epochs": cfg.epochs,
         "config": cfg.to_json(),
-        **({"teacher": {"model": cfg.teacher, "digest": teacher.digest[:16]}} if teacher else {}),
+        **({"teacher": teacher.describe()} if teacher else {}),
         "train_seconds": round(time.time() - started, 1),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "history": history,
