@@ -246,6 +246,9 @@ def test_npz_and_idx_datasets_of_more_than_ten_classes_train(tmp_path, rng):
     (["--teacher", "mnist-9"], "mnist-9: no such model file, and no zoo model of that name"),
     (["--teacher", "cnn:0"], "--teacher cnn:0: a convolutional teacher is cnn:EPOCHS with EPOCHS in 1..100"),
     (["--teacher", "cnn:many"], "--teacher cnn:many: a convolutional teacher is cnn:EPOCHS"),
+    (["--teacher", "cnn:101"], "--teacher cnn:101: a convolutional teacher is cnn:EPOCHS with EPOCHS in 1..100"),
+    (["--config", "TEACHER5"], "teacher must be a string, got 5"),
+    (["--config", "SHIFTFLOAT"], "shift must be an integer, got 1.5"),
     (["--learn-wiring", "--conv", "4x3"], "learn_wiring learns the first LUT layer's connections"),
     (["--data", "ONECLASS"], "the training split holds a single class"),
     (["--data", "HUGELABEL"], "label 1000000000000 would make 1000000000001 classes; a model holds at most 65536"),
@@ -258,7 +261,10 @@ def test_training_mistakes_get_one_line(tmp_path, args, message):
     np.savez(one.with_suffix(".npz"), x=np.zeros((5, 4, 4), np.uint8), y=np.zeros(5, np.int64))
     huge = tmp_path / "huge.npz"
     np.savez(huge, x=np.zeros((5, 4, 4), np.uint8), y=np.array([0, 1, 0, 1, 10**12]))
-    args = [a.replace("MISSING", str(tmp_path / "missing")).replace("ONECLASS", str(one.with_suffix(".npz")))
+    (tmp_path / "teacher5.toml").write_text("teacher = 5\n")
+    (tmp_path / "shift.toml").write_text("shift = 1.5\n")
+    args = [a.replace("TEACHER5", str(tmp_path / "teacher5.toml")).replace("SHIFTFLOAT", str(tmp_path / "shift.toml"))
+            .replace("MISSING", str(tmp_path / "missing")).replace("ONECLASS", str(one.with_suffix(".npz")))
             .replace("HUGELABEL", str(huge)) for a in args]
     answer = run_cli("train", "--data", str(root), "--out", str(tmp_path / "x.lutnet"), "--epochs", "1", *args)
     assert answer.returncode != 0 and message in answer.stderr, answer.stderr

@@ -17,6 +17,26 @@ DEVICES = ("auto", "cpu", "cuda")
 RUN_KEYS = ("resume", "quiet", "device")
 
 
+# What a value of each annotated type may be: a config file's TOML or an API caller's Python object
+# reaches here without the flags' type conversion.
+_TYPES: dict[str, tuple[str, Any]] = {
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "int | None": ("an integer", lambda v: v is None or isinstance(v, int) and not isinstance(v, bool)),
+    "float": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "list[int]": ("a list of integers", lambda v: isinstance(v, list)
+                  and all(isinstance(x, int) and not isinstance(x, bool) for x in v)),
+    "list[str]": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+}
+
+
+def _check_type(name: str, annotation: Any, value: Any) -> None:
+    what, accepts = _TYPES[str(annotation)]
+    if not accepts(value):
+        raise ConfigError(f"{name} must be {what}, got {value!r}")
+
+
 @dataclass
 class TrainConfig:
     """Every setting of a training run; the defaults are the shipped model's recipe (docs/models.md).
@@ -53,6 +73,8 @@ class TrainConfig:
     quiet: bool = False
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_type(f.name, f.type, getattr(self, f.name))
         if self.input_shape and (len(self.input_shape) != 3 or min(self.input_shape) < 1 or self.input_shape[2] not in (1, 3)):
             raise ConfigError(f"input_shape is H,W,C with C 1 (grey) or 3 (colour), got {self.input_shape}")
         if self.device.partition(":")[0] not in DEVICES:
