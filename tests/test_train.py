@@ -161,7 +161,6 @@ def test_learnt_wiring_with_a_teacher_exports_what_it_trained(mnist_dir, tmp_pat
     np.testing.assert_array_equal(create_engine("cpu", model).classify(images), create_engine("numpy", model).classify(images))
 
 
-
 def test_a_convolutional_teacher_is_trained_first_and_recorded(tmp_path):
     """``--teacher cnn:E``: a CNN learns the (colour, twelve-class) training split, its softened
     probabilities teach the student, and the model records it; the student still runs bit-exactly."""
@@ -190,6 +189,7 @@ def test_a_convolutional_teacher_is_trained_first_and_recorded(tmp_path):
     test = load_dataset(root, "test", input_shape=model.input_shape)
     np.testing.assert_array_equal(create_engine("cpu", model).classify(test.images, frame0=0),
                                   create_engine("numpy", model).classify(test.images, frame0=0))
+
 
 # -- the user's own data ---------------------------------------------------------------------
 
