@@ -190,8 +190,11 @@ int lr_net_set_kernel(lr_net *net, lr_kernel_fn kernel)
 
 int64_t lr_net_scratch_words(const lr_net *net)
 {
-    /* The layout lr_kernel.h states: two ping-pong layer buffers, then the input rows of a block of tiles. */
-    return net ? (2 * (int64_t)net->max_width + (int64_t)LR_STAGE_TILES * net->n_inputs) * LR_TILE_WORDS : 0;
+    /* The layout lr_kernel.h states: two ping-pong layer buffers per tile of a block, then the input rows of a
+     * block of tiles. */
+    return net ? (2 * (int64_t)LR_BLOCK_TILES * net->max_width + (int64_t)LR_STAGE_TILES * net->n_inputs) *
+                     LR_TILE_WORDS
+               : 0;
 }
 
 int lr_eval(const lr_net *net, const uint64_t *in, uint64_t *out,

@@ -16,8 +16,8 @@ from golden import QEMU, area_image, cross_build, run_golden, write_case
 
 import lutrun
 from lutrun.bits import empty_rows
-from lutrun.codegen import (TARGETS, best_input_orders, compile_kernel, expand_table, generate_sources, kernel_for,
-                            load_kernel, lut_expression, prebuilt_name, schedule)
+from lutrun.codegen import (LUTS_PER_FUNCTION, TARGETS, best_input_orders, compile_kernel, expand_table,
+                            generate_sources, kernel_for, load_kernel, lut_expression, prebuilt_name, schedule)
 from lutrun.datasets import load_idx_dataset
 from lutrun.engines import create_engine
 from lutrun import native
@@ -108,6 +108,19 @@ def test_the_schedule_runs_every_lut_once_after_its_inputs_and_keeps_the_ping_po
     monkeypatch.setenv("LUTRUN_CACHE", str(tmp_path))
     special, reference = create_engine("cpu", model, specialise=True), create_engine("numpy", model)
     bits = rng.integers(0, 2, (1100, 25), dtype=np.uint8)
+    np.testing.assert_array_equal(special.run_bits(bits), reference.run_bits(bits))
+
+
+@pytest.mark.parametrize("samples", [1728, 3904, 4160])
+def test_the_specialised_kernel_runs_its_functions_over_blocks_of_tiles_exactly(samples, rng, tmp_path, monkeypatch):
+    """Each generated function runs over LR_BLOCK_TILES tiles before the next: 27 words (a block, then a tile
+    alone, then a tail of words), 61 words (rows far apart: four tiles staged, then three) and 65 (eight tiles
+    and one word), with more LUTs than one function holds."""
+    model = random_model((6, 6, 1), (200, 120, 30), fan_in=6, n_classes=3, seed=samples)
+    assert model.pruned().n_luts > LUTS_PER_FUNCTION
+    monkeypatch.setenv("LUTRUN_CACHE", str(tmp_path))
+    special, reference = create_engine("cpu", model, specialise=True), create_engine("numpy", model)
+    bits = rng.integers(0, 2, (samples, 36), dtype=np.uint8)
     np.testing.assert_array_equal(special.run_bits(bits), reference.run_bits(bits))
 
 

@@ -100,27 +100,35 @@ typedef lr_w8 lr_w8u __attribute__((aligned(8), may_alias));
 /* Each tile's input rows are copied into scratch so that the body reads them at constant offsets.  Where
  * the caller's rows lie farther apart than a block of LR_STAGE_TILES tiles, the inputs of a whole block are
  * copied at once: a tile alone reads one lone cache line from each of its rows (rows 8 KiB apart in
- * `bench engine`), a block reads a run of lines from each, which the prefetcher follows. */
+ * `bench engine`), a block reads a run of lines from each, which the prefetcher follows.  The tiles then
+ * run LR_BLOCK_TILES at a time, each generated function over all of them before the next: the second
+ * tile reads the function's code from L1 and the decoded-instruction cache, where one tile alone reads
+ * the whole kernel (~150 bytes a LUT) from L2. */
 void lrx_eval(const uint64_t *in, uint64_t *out, int64_t stride, int64_t w0, int64_t w1,
               uint64_t *scratch)
 {
-    uint64_t *s0 = scratch, *s1 = s0 + (int64_t)LRX_MAX_WIDTH * LR_TILE_WORDS;
-    uint64_t *rows = s1 + (int64_t)LRX_MAX_WIDTH * LR_TILE_WORDS;
-    const int64_t block = stride > LR_STAGE_TILES * LR_TILE_WORDS ? LR_STAGE_TILES : 1;
+    const int64_t layer = (int64_t)LRX_MAX_WIDTH * LR_TILE_WORDS;
+    uint64_t *s0 = scratch, *s1 = s0 + LR_BLOCK_TILES * layer, *rows = s1 + LR_BLOCK_TILES * layer;
+    const int64_t stage = stride > LR_STAGE_TILES * LR_TILE_WORDS ? LR_STAGE_TILES : LR_BLOCK_TILES;
     int64_t w = w0;
     while (w + LR_TILE_WORDS <= w1) {
-        const int64_t tiles = (w1 - w) / LR_TILE_WORDS < block ? (w1 - w) / LR_TILE_WORDS : block;
+        const int64_t tiles = (w1 - w) / LR_TILE_WORDS < stage ? (w1 - w) / LR_TILE_WORDS : stage;
         for (int64_t i = 0; i < LRX_INPUTS; i++)
             for (int64_t t = 0; t < tiles; t++)
                 *(lr_w8u *)(rows + (t * LRX_INPUTS + i) * LR_TILE_WORDS) =
                     *(const lr_w8u *)(in + i * stride + w + t * LR_TILE_WORDS);
-        for (int64_t t = 0; t < tiles; t++, w += LR_TILE_WORDS)
-            tile_w8(rows + t * LRX_INPUTS * LR_TILE_WORDS, out + w, stride, s0, s1);
+        for (int64_t t0 = 0; t0 < tiles; t0 += LR_BLOCK_TILES)
+            for (int f = 0; f < LRX_FUNCTIONS; f++)
+                for (int64_t t = t0; t < tiles && t < t0 + LR_BLOCK_TILES; t++)
+                    functions_w8[f](rows + t * LRX_INPUTS * LR_TILE_WORDS, s0 + (t - t0) * layer,
+                                    s1 + (t - t0) * layer, out + w + t * LR_TILE_WORDS, stride);
+        w += tiles * LR_TILE_WORDS;
     }
     for (; w < w1; w++) {
         for (int64_t i = 0; i < LRX_INPUTS; i++)
             rows[i] = in[i * stride + w];
-        tile_w1(rows, out + w, stride, s0, s1);
+        for (int f = 0; f < LRX_FUNCTIONS; f++)
+            functions_w1[f](rows, s0, s1, out + w, stride);
     }
 }
 
