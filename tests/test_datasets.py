@@ -117,6 +117,8 @@ def test_idx_files_with_more_than_ten_classes(tmp_path, rng):
     assert dataset_splits(tmp_path / "idx") == ("train",)
     data = load_dataset(tmp_path / "idx", "train")
     assert data.labels.max() == 14 and data.class_names == () and data.images.shape == (60, 8, 8, 1)
+    with pytest.raises(DataError, match="train and test splits only; the trainer's validation images are the first"):
+        load_dataset(tmp_path / "idx", "val")
 
 
 def test_what_is_not_a_dataset_says_what_would_be(tmp_path):

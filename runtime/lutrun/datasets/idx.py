@@ -86,6 +86,9 @@ def _find(directory: Path, stem: str) -> Path:
 
 def load_idx_dataset(directory: str | os.PathLike, split: str = "test", limit: int | None = None) -> LabelledImages:
     """``{train,t10k}-images-idx3-ubyte`` + labels from ``directory`` as uint8 [N, H, W, 1] and labels."""
+    if split == "val":
+        raise DataError(f"{directory}: idx files hold train and test splits only; the trainer's validation images are "
+                        "the first --validation training images (5000 by default: --split train --limit 5000)")
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     directory = Path(directory)
