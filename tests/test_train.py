@@ -191,6 +191,43 @@ def test_a_convolutional_teacher_is_trained_first_and_recorded(tmp_path):
                                   create_engine("numpy", model).classify(test.images, frame0=0))
 
 
+
+def test_elastic_distortion_warps_each_image_by_its_own_smooth_field_and_keeps_colours_together():
+    """``--elastic``: seeded, one field per image, a colour image's channels moved together, nothing at 0."""
+    from lutrun.train.augment import distorted
+
+    rng = np.random.default_rng(3)
+    grey = np.zeros((6, 28, 28, 1), np.uint8)
+    grey[:, 8:20, 12:16] = 255  # a vertical stroke
+    warped = distorted(grey, np.random.default_rng(1), 20.0)
+    assert warped.shape == grey.shape and warped.dtype == np.uint8
+    np.testing.assert_array_equal(warped, distorted(grey, np.random.default_rng(1), 20.0))
+    changed = (warped != grey).reshape(6, -1).sum(1)
+    assert changed.min() > 0 and len({w.tobytes() for w in warped}) == 6  # every image moved, each its own way
+    assert abs(int(warped.astype(int).sum()) - int(grey.astype(int).sum())) < 0.2 * int(grey.astype(int).sum())
+    assert (warped[:, :4] == 0).all() and (warped[:, -4:] == 0).all()  # ~1 pixel moves, not a scramble
+    colour = np.repeat(rng.integers(0, 256, (4, 16, 16, 1), dtype=np.uint8), 3, axis=3)
+    moved = distorted(colour, rng, 30.0)
+    assert (moved[..., 0] == moved[..., 1]).all() and (moved[..., 1] == moved[..., 2]).all()
+    np.testing.assert_array_equal(distorted(colour, rng, 0.0), colour)
+
+
+def test_a_run_with_elastic_distortion_records_it_and_runs_bit_exactly(tmp_path):
+    from conftest import make_shapes
+    from lutrun.datasets import load_dataset
+    from lutrun.train.loop import train
+
+    root = make_shapes(tmp_path / "shapes", train=20, val=5, test=5, size=16)
+    cfg = TrainConfig(data=str(root), out=str(tmp_path / "e.lutnet"), layers=[240, 120], elastic=20.0, epochs=1,
+                      batch=32, frames=4, train_frames=2, device="cpu")
+    train(cfg, quiet=True)
+    model = load_model(tmp_path / "e.lutnet")
+    assert model.info["config"]["elastic"] == 20.0
+    test = load_dataset(root, "test", input_shape=model.input_shape)
+    np.testing.assert_array_equal(create_engine("cpu", model).classify(test.images, frame0=0),
+                                  create_engine("numpy", model).classify(test.images, frame0=0))
+
+
 # -- the user's own data ---------------------------------------------------------------------
 
 
@@ -249,6 +286,8 @@ def test_npz_and_idx_datasets_of_more_than_ten_classes_train(tmp_path, rng):
     (["--teacher", "cnn:101"], "--teacher cnn:101: a convolutional teacher is cnn:EPOCHS with EPOCHS in 1..100"),
     (["--config", "TEACHER5"], "teacher must be a string, got 5"),
     (["--config", "SHIFTFLOAT"], "shift must be an integer, got 1.5"),
+    (["--config", "ELASTICTEXT"], "elastic must be a number, got 'strong'"),
+    (["--config", "ELASTICBIG"], "elastic (augmentation, pixels) must be in 0..100"),
     (["--learn-wiring", "--conv", "4x3"], "learn_wiring learns the first LUT layer's connections"),
     (["--data", "ONECLASS"], "the training split holds a single class"),
     (["--data", "HUGELABEL"], "label 1000000000000 would make 1000000000001 classes; a model holds at most 65536"),
@@ -263,9 +302,12 @@ def test_training_mistakes_get_one_line(tmp_path, args, message):
     np.savez(huge, x=np.zeros((5, 4, 4), np.uint8), y=np.array([0, 1, 0, 1, 10**12]))
     (tmp_path / "teacher5.toml").write_text("teacher = 5\n")
     (tmp_path / "shift.toml").write_text("shift = 1.5\n")
+    (tmp_path / "elastic.toml").write_text("elastic = 'strong'\n")
+    (tmp_path / "elastic-big.toml").write_text("elastic = 500\n")
     args = [a.replace("TEACHER5", str(tmp_path / "teacher5.toml")).replace("SHIFTFLOAT", str(tmp_path / "shift.toml"))
             .replace("MISSING", str(tmp_path / "missing")).replace("ONECLASS", str(one.with_suffix(".npz")))
-            .replace("HUGELABEL", str(huge)) for a in args]
+            .replace("HUGELABEL", str(huge)).replace("ELASTICTEXT", str(tmp_path / "elastic.toml"))
+            .replace("ELASTICBIG", str(tmp_path / "elastic-big.toml")) for a in args]
     answer = run_cli("train", "--data", str(root), "--out", str(tmp_path / "x.lutnet"), "--epochs", "1", *args)
     assert answer.returncode != 0 and message in answer.stderr, answer.stderr
     assert "Traceback" not in answer.stderr and len(answer.stderr.strip().splitlines()) <= 3

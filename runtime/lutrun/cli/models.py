@@ -115,6 +115,9 @@ def _train_option(name: str, help: str, type: Any = None, **extra: Any) -> Any:
                "(tables shared per channel while training, unrolled in the model).")
 @_train_option("fan-in", "Inputs per LUT.", type=click.IntRange(1, 6))
 @_train_option("shift", "Augmentation: random shifts of up to N pixels.", type=click.IntRange(0, 4))
+@_train_option("elastic", "Augmentation: each image warped by its own smooth random displacement field of "
+               "about ALPHA/25 pixels (Simard et al.'s elastic distortion; 34 for 28x28 digits); 0: none.",
+               type=click.FloatRange(0, 100))
 @_train_option("method", "Modulation of the exported model.", type=click.Choice(list(METHODS)))
 @_train_option("frames", "Sub-frames F of the exported model.", type=click.IntRange(1, 4096))
 @_train_option("train-frames", "Sub-frames drawn per image per step (<= F).", type=click.IntRange(1))

@@ -56,6 +56,7 @@ class TrainConfig:
     learn_wiring: bool = False
     conv: list[str] = field(default_factory=list)
     shift: int = 1
+    elastic: float = 0.0
     method: str = "thermometer"
     frames: int = 15
     train_frames: int = 5
@@ -105,6 +106,8 @@ class TrainConfig:
             raise ConfigError("train_frames must be in 1..frames")
         if not 0 <= self.shift <= 4:
             raise ConfigError("shift (augmentation, pixels) must be in 0..4")
+        if not 0 <= self.elastic <= 100:
+            raise ConfigError("elastic (augmentation, pixels) must be in 0..100")
         if self.epochs < 1 or self.batch < 1 or self.lr <= 0 or self.temperature <= 0:
             raise ConfigError("epochs, batch, lr and temperature must be positive")
 

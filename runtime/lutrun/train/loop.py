@@ -24,7 +24,7 @@ from lutrun.evaluate import evaluate
 from lutrun.model import MAX_CLASSES, Layer, Model, Modulation, round_robin_classes
 from lutrun.modelfile import save_model
 from lutrun.modulate import modulate
-from lutrun.train.augment import shifted
+from lutrun.train.augment import distorted, shifted
 from lutrun.train.config import TrainConfig
 from lutrun.train.lut import LutNet
 from lutrun.train.teacher import CnnTeacher, LutTeacher, Teacher, check_teacher, cnn_epochs
@@ -145,6 +145,13 @@ def export(net: LutNet, cfg: TrainConfig, input_shape: tuple[int, int, int], cla
     return Model(input_shape, layers, classes, list(class_names), modulation, info)
 
 
+def augmented(images: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
+    """A training batch as the network sees it: shifted (one offset a batch), then each image distorted."""
+    if cfg.shift:
+        images = shifted(images, rng, cfg.shift)
+    return distorted(images, rng, cfg.elastic) if cfg.elastic else images
+
+
 def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Train, export ``cfg.out`` and return the run's report (accuracies measured with the C engine)."""
     started = time.time()
@@ -189,7 +196,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
         for step in bar:
             idx = order[step * cfg.batch:(step + 1) * cfg.batch]
             subframes = np.sort(rng.choice(cfg.frames, cfg.train_frames, replace=False))
-            batch = shifted(images[idx], rng, cfg.shift).reshape(len(idx), -1) if cfg.shift else frames_flat[idx]
+            batch = augmented(images[idx], rng, cfg).reshape(len(idx), -1) if cfg.shift or cfg.elastic \
+                else frames_flat[idx]
             bits = modulate(batch, modulation, frame0=int(rng.integers(0, 2**31)))
             bits = bits.reshape(len(idx), cfg.frames, -1)[:, subframes].reshape(len(idx) * cfg.train_frames, -1)
             y = net(torch.from_numpy(bits).to(device, torch.float32))
