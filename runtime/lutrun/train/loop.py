@@ -146,7 +146,8 @@ def export(net: LutNet, cfg: TrainConfig, input_shape: tuple[int, int, int], cla
 
 
 def augmented(images: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
-    """A training batch as the network sees it: shifted (one offset a batch), then each image distorted."""
+    """A training batch as the network sees it: shifted (one offset a batch), then each image distorted; as
+    it was where neither is asked for (no random draw, so recipes without them reproduce)."""
     if cfg.shift:
         images = shifted(images, rng, cfg.shift)
     return distorted(images, rng, cfg.elastic) if cfg.elastic else images
@@ -167,10 +168,10 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
     check_output_width(cfg, n_classes)
     images, labels = train_set.images, train_set.labels
     input_shape = (int(images.shape[1]), int(images.shape[2]), int(images.shape[3]))
-    frames_flat = images.reshape(len(images), -1)
     modulation = Modulation(cfg.method, cfg.frames, cfg.seed % 2**32, (0, 255))
 
-    net = LutNet(build_wirings(cfg, input_shape), cfg.seed, frames_flat.shape[1] if cfg.learn_wiring else 0).to(device)
+    n_pixels = int(np.prod(input_shape)) if cfg.learn_wiring else 0
+    net = LutNet(build_wirings(cfg, input_shape), cfg.seed, n_pixels).to(device)
     classes = torch.from_numpy(round_robin_classes(cfg.layers[-1], n_classes)).long()
     group = torch.nn.functional.one_hot(classes, n_classes).float()
     group = (group / group.sum(0, keepdim=True)).to(device)
@@ -196,8 +197,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
         for step in bar:
             idx = order[step * cfg.batch:(step + 1) * cfg.batch]
             subframes = np.sort(rng.choice(cfg.frames, cfg.train_frames, replace=False))
-            batch = augmented(images[idx], rng, cfg).reshape(len(idx), -1) if cfg.shift or cfg.elastic \
-                else frames_flat[idx]
+            batch = augmented(images[idx], rng, cfg).reshape(len(idx), -1)
             bits = modulate(batch, modulation, frame0=int(rng.integers(0, 2**31)))
             bits = bits.reshape(len(idx), cfg.frames, -1)[:, subframes].reshape(len(idx) * cfg.train_frames, -1)
             y = net(torch.from_numpy(bits).to(device, torch.float32))
